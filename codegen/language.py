@@ -1,0 +1,156 @@
+"""The one interface through which `codegen` knows a target language.
+
+A language lives in its own package (`languages/<name>/`) and registers a
+`Language` subclass here. Everything in `codegen` (tokenizer, data, training,
+generation, evaluation) is generic over this interface, after
+bigcode-evaluation-harness' Task + registry.
+
+Code is handled in three forms:
+- text: what a user or the model writes;
+- canonical text: `canonicalize(text)`, on which exact match is computed;
+- tokens: `tokenize(canonical)` -> list of strings, each one entry of
+  `structural_tokens()`; `detokenize(tokens)` gives back the canonical text exactly.
+  Targets are encoded token by token (never through subword merges), so
+  tokenization is lossless by construction and the grammar can constrain
+  decoding on these same strings.
+"""
+from __future__ import annotations
+
+import abc
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+
+
+class CodeError(Exception):
+    """Code that does not validate or fails to run. `kind` is a stable short name for reports."""
+
+    def __init__(self, message: str, kind: str = "error"):
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass
+class ExecutionResult:
+    """What running a program gave: `outputs` (terms of a sequence, or one result) or an error."""
+
+    ok: bool
+    outputs: list[int] = field(default_factory=list)
+    error: str | None = None
+    error_kind: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class Record:
+    """One training / evaluation example, as produced by a corpus recipe.
+
+    `id` is the split key (sequence id for OEIS data, problem id otherwise): records
+    sharing an id always land in the same split."""
+
+    id: str
+    prompt: str
+    code: str  # canonical
+    terms: list[int] | None = None  # sequences: first listed terms, starting at `offset`
+    offset: int = 0
+    expected: int | None = None  # problems: the expected result
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "prompt": self.prompt, "code": self.code, "terms": self.terms,
+            "offset": self.offset, "expected": self.expected, "meta": self.meta,
+        }
+
+
+class Grammar(abc.ABC):
+    """A deterministic state machine over a language's structural tokens.
+
+    Constrained decoding asks `allowed(state)` before each step and masks every
+    other token; any token sequence the grammar accepts detokenizes to valid code."""
+
+    @abc.abstractmethod
+    def start(self) -> Hashable:
+        ...
+
+    @abc.abstractmethod
+    def allowed(self, state: Hashable) -> frozenset[str]:
+        """Tokens that may come next; includes `END` when the code may stop here."""
+
+    @abc.abstractmethod
+    def advance(self, state: Hashable, token: str) -> Hashable:
+        """The state after `token`; raises ValueError if the token is not allowed."""
+
+    END = "</s>"
+
+
+class Language(abc.ABC):
+    """Subclass in `languages/<name>/language.py`, then `register(MyLanguage)`."""
+
+    name: str = ""
+    # data recipes this language offers: recipe name -> method name on the class
+    recipes: Mapping[str, str] = {}
+
+    @abc.abstractmethod
+    def canonicalize(self, code: str) -> str:
+        """Canonical text; raises CodeError (kind "parse") on invalid code."""
+
+    @abc.abstractmethod
+    def validate(self, code: str) -> None:
+        """Raises CodeError if `code` is not a valid program (syntax and static checks)."""
+
+    @abc.abstractmethod
+    def execute(self, code: str, *, terms: int = 10, offset: int = 0, forbidden: Sequence[str] = (),
+                limits: Mapping[str, Any] | None = None) -> ExecutionResult:
+        """Run `code`. Sequence languages return `terms` values a(offset..offset+terms-1);
+        problem programs return their single result. Never raises on bad code."""
+
+    @abc.abstractmethod
+    def structural_tokens(self) -> list[str]:
+        """The complete, fixed vocabulary of code tokens."""
+
+    @abc.abstractmethod
+    def tokenize(self, code: str) -> list[str]:
+        """Canonical code -> structural tokens (exactly invertible by `detokenize`)."""
+
+    @abc.abstractmethod
+    def detokenize(self, tokens: Sequence[str]) -> str:
+        """Structural tokens -> canonical code."""
+
+    @abc.abstractmethod
+    def grammar(self) -> Grammar:
+        ...
+
+    def records(self, recipe: str, corpus: str | None = None, **options: Any) -> Iterator[Record]:
+        """Records of one corpus recipe (see `recipes`)."""
+        if recipe not in self.recipes:
+            raise KeyError(f"language {self.name!r} has no recipe {recipe!r}; known: {sorted(self.recipes)}")
+        method: Callable[..., Iterable[Record]] = getattr(self, self.recipes[recipe])
+        return iter(method(corpus, **options))
+
+
+_REGISTRY: dict[str, type[Language]] = {}
+_INSTANCES: dict[str, Language] = {}
+# Built-in languages, imported on first lookup so that `codegen` has no import-time dependency on them.
+_BUILTIN = {"loda": "languages.loda.language", "wat": "languages.wat.language"}
+
+
+def register(cls: type[Language]) -> type[Language]:
+    if not cls.name:
+        raise ValueError(f"{cls.__name__} has no name")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def get_language(name: str) -> Language:
+    if name not in _REGISTRY and name in _BUILTIN:
+        importlib.import_module(_BUILTIN[name])
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown language {name!r}; registered: {sorted(set(_REGISTRY) | set(_BUILTIN))}")
+    if name not in _INSTANCES:
+        _INSTANCES[name] = _REGISTRY[name]()
+    return _INSTANCES[name]
+
+
+def available_languages() -> list[str]:
+    return sorted(set(_REGISTRY) | set(_BUILTIN))

@@ -1,0 +1,11 @@
+"""LODA assembly: parser, canonical form, VM, corpus reader."""
+from .canonical import canonicalize, format_program
+from .corpus import Corpus, CorpusRecord, resolve_corpus_path, sequence_id
+from .errors import LodaError, ParseError
+from .parser import parse
+from .program import Operand, OperandKind, Operation, Program
+
+__all__ = [
+    "Corpus", "CorpusRecord", "LodaError", "Operand", "OperandKind", "Operation", "ParseError", "Program",
+    "canonicalize", "format_program", "parse", "resolve_corpus_path", "sequence_id",
+]

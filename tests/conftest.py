@@ -1,0 +1,50 @@
+"""Shared fixtures. Tests that need the LODA corpus read it from ../shared (or
+$CODEGEN_LODA_CORPUS) and skip where it is absent, except under CI=true, where a
+missing corpus is a failure: CI always has it."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+
+
+def find_corpus() -> Path | None:
+    env = os.environ.get("CODEGEN_LODA_CORPUS")
+    if env and Path(env).exists():
+        return Path(env)
+    candidates = sorted((SHARED / "corpora").glob("loda-programs-*.tar.gz"))
+    return candidates[-1] if candidates else None
+
+
+@pytest.fixture(scope="session")
+def corpus_path() -> Path:
+    path = find_corpus()
+    if path is None:
+        message = "LODA corpus not found: expected ../shared/corpora/loda-programs-*.tar.gz or $CODEGEN_LODA_CORPUS"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def corpus(corpus_path, tmp_path_factory):
+    from languages.loda import Corpus
+
+    cache = os.environ.get("CODEGEN_CACHE_DIR") or str(tmp_path_factory.mktemp("cache"))
+    return Corpus.load(corpus_path, cache_dir=cache, progress=False)
+
+
+@pytest.fixture(scope="session")
+def semantics_dir() -> Path:
+    path = SHARED / "loda" / "semantics"
+    if not path.is_dir():
+        message = f"LODA semantics CSVs not found at {path}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
