@@ -1,0 +1,392 @@
+"""A state machine over WAT's structural tokens, for constrained decoding.
+
+A pushdown automaton: the state is a tuple of frames (bottom first), each a small
+tuple, so states are hashable and `allowed` / `advance` are memoised per state.
+
+What it guarantees for any accepted token sequence (ending in `END`): one
+`(module ...)` with balanced parentheses, and `END` only once it is closed; only
+known keywords and instructions, each where its construct allows it (module fields
+at module level; a function header `(export ...) (import ...) (type ...) (param ...)
+(result ...) (local ...)` in that order before the body; instructions in function
+bodies, block bodies, `then` / `else` and global initialisers); the immediates every
+instruction needs (a number after `i64.const`, an index after `local.get`, `call`,
+`br`, ...; optional label and block type after `block` / `loop` / `if`; optional
+`offset=` / `align=` after loads and stores); flat `else` only inside a flat `if`,
+flat `end` only inside an open flat block, and a function or block closed only when
+its flat blocks are; a folded `if` with its `(then ...)` and an optional `(else ...)`;
+well-formed numbers (a sign then digits without a leading zero) and identifiers. So
+every accepted sequence detokenizes without error. Types are not checked (wasmtime's
+validator does that). Every canonical program of the problem generator and of the LODA
+compiler is accepted.
+"""
+from __future__ import annotations
+
+from typing import Hashable
+
+from codegen.language import Grammar
+
+from . import tokens as T
+
+END = Grammar.END
+NUM_START = frozenset(T.CONSTANT_TOKENS) | {T.PLUS, T.MINUS}
+UNUM_START = frozenset(t for t in T.CONSTANT_TOKENS if not t.startswith("-")) | {T.PLUS}
+NAMES = frozenset(T.NAMES)
+SUFFIXES = frozenset(T.SUFFIXES)
+DIGITS = frozenset(T.DIGITS)
+NONZERO = frozenset(T.DIGITS[1:])
+TYPES = frozenset({"i32", "i64"})
+STRINGS = frozenset(T.STRINGS)
+IDX_START = NAMES | UNUM_START
+OPEN, CLOSE = T.OPEN, T.CLOSE
+
+PLAIN = frozenset(T.INSTRUCTIONS) - {"else", "end"}
+FOLD_HEADS = PLAIN
+FIELD_HEADS = frozenset({"func", "memory", "global", "export", "import", "type", "start"})
+CONST_INSTRS = frozenset({"i32.const", "i64.const"})
+IDX_INSTRS = frozenset({"local.get", "local.set", "local.tee", "global.get", "global.set", "call", "br", "br_if"})
+MEM_INSTRS = frozenset(T.LOADS + T.STORES)
+BLOCK_CHAR = {"block": "b", "loop": "l", "if": "i"}
+
+_HEAD = ("HEAD",)
+_SUFX = ("SUFX",)
+_DIGS = ("DIGS",)
+_DIG1 = ("DIG1",)
+_CLOSE = ("CLOSE",)
+_STR = ("STR",)
+_IDX = ("IDX",)
+_UNUM = ("UNUM",)
+_BODY = ("SEQ", 6, "")
+
+
+def _immediates(tok: str) -> tuple:
+    if tok in CONST_INSTRS:
+        return (("NUM",),)
+    if tok in IDX_INSTRS:
+        return (_IDX,)
+    if tok == "br_table":
+        return (("IDXS", 0),)
+    if tok in MEM_INSTRS:
+        return (("MEMARG", 0),)
+    return ()
+
+
+def _fold_frames(head: str) -> tuple:
+    if head in ("block", "loop"):
+        return (_BODY, ("BT", 0))
+    if head == "if":
+        return (("FIF", 0), ("BT", 0))
+    return (("FOLD",),) + _immediates(head)
+
+
+class WatGrammar(Grammar):
+    MAX_CACHE = 500_000
+
+    def __init__(self) -> None:
+        self._allowed: dict[Hashable, frozenset[str]] = {}
+        self._advance: dict[tuple[Hashable, str], Hashable] = {}
+
+    def start(self) -> Hashable:
+        return (("TOP", 0),)
+
+    # -------------------------------------------------------------- allowed
+    def allowed(self, state: Hashable) -> frozenset[str]:
+        result = self._allowed.get(state)
+        if result is None:
+            if len(self._allowed) > self.MAX_CACHE:
+                self._allowed.clear()
+            result = self._allowed[state] = frozenset(self._compute(state))
+        return result
+
+    def _compute(self, state: tuple) -> set[str] | frozenset[str]:
+        top, rest = state[-1], state[:-1]
+        tag = top[0]
+        if tag == "HEAD":
+            return self._heads(rest)
+        if tag == "DIGS":
+            return DIGITS | self.allowed(rest)
+        if tag == "SUFX":
+            return SUFFIXES | self.allowed(rest)
+        if tag == "NUM":
+            return NUM_START
+        if tag == "UNUM":
+            return UNUM_START
+        if tag == "DIG1":
+            return NONZERO
+        if tag == "IDX":
+            return IDX_START
+        if tag == "IDXS":
+            return IDX_START if top[1] == 0 else IDX_START | self.allowed(rest)
+        if tag == "STR":
+            return STRINGS
+        if tag == "CLOSE":
+            return {CLOSE}
+        if tag == "TY":
+            return TYPES
+        if tag == "MEMARG":
+            return ({"offset=", "align="} if top[1] == 0 else {"align="}) | self.allowed(rest)
+        if tag == "BT":
+            own = {OPEN} | (NAMES if top[1] == 0 else set())
+            return own | self.allowed(rest)
+        if tag == "TOP":
+            return ({OPEN}, {"module"}, {END}, set())[top[1]]
+        if tag == "MOD":
+            return {OPEN, CLOSE} | (NAMES if top[1] == 0 else set())
+        if tag == "SEQ":
+            _, phase, blocks = top
+            out = set(PLAIN)
+            out.add(OPEN)
+            if blocks:
+                out.add("end")
+                if blocks[-1] == "i":
+                    out.add("else")
+            else:
+                out.add(CLOSE)
+            if phase == 0:
+                out |= NAMES
+            return out
+        if tag == "FIF":
+            return ({OPEN}, {OPEN, CLOSE}, {CLOSE})[top[1]]
+        if tag == "FOLD":
+            return {OPEN, CLOSE}
+        if tag == "TL":
+            _, kind, phase = top
+            if phase == 0:
+                return TYPES | {CLOSE} | (NAMES if kind != "result" else set())
+            return (None, TYPES, {CLOSE}, TYPES | {CLOSE})[phase]
+        if tag == "MEM":
+            phase = top[1]
+            if phase == 0:
+                return NAMES | {OPEN} | UNUM_START
+            return ({OPEN} | UNUM_START, UNUM_START | {CLOSE}, {CLOSE})[phase - 1]
+        if tag == "GLOB":
+            return ({OPEN} | TYPES | NAMES) if top[1] == 0 else ({OPEN} | TYPES)
+        if tag in ("EXPDESC", "IMPDESC"):
+            return {OPEN}
+        if tag == "FSIG":
+            return {OPEN, CLOSE} | (NAMES if top[1] == 0 else set())
+        if tag == "TYPEDESC":
+            return {OPEN} | (NAMES if top[1] == 0 else set())
+        raise AssertionError(f"unknown frame {top!r}")
+
+    def _heads(self, stack: tuple) -> set[str] | frozenset[str]:
+        top, rest = stack[-1], stack[:-1]
+        tag = top[0]
+        if tag == "MOD":
+            return FIELD_HEADS
+        if tag == "SEQ":
+            phase = top[1]
+            out = set(FOLD_HEADS)
+            if phase <= 1:
+                out |= {"export", "import", "type"}
+            if phase <= 3:
+                out.add("param")
+            if phase <= 4:
+                out.add("result")
+            if phase <= 5:
+                out.add("local")
+            return out
+        if tag == "BT":
+            phase = top[1]
+            own = {"result"} | ({"param"} if phase <= 2 else set()) | ({"type"} if phase <= 1 else set())
+            return own | self._heads(rest)
+        if tag == "FIF":
+            return (FOLD_HEADS | {"then"}, {"else"}, set())[top[1]]
+        if tag == "FOLD":
+            return FOLD_HEADS
+        if tag == "MEM":
+            return {"export"} if top[1] <= 1 else set()
+        if tag == "GLOB":
+            return {"export", "mut"}
+        if tag == "EXPDESC":
+            return {"func", "memory", "global"}
+        if tag == "IMPDESC":
+            return {"func"}
+        if tag == "FSIG":
+            phase = top[1]
+            return ({"type"} if phase <= 1 else set()) | ({"param"} if phase <= 3 else set()) | {"result"}
+        if tag == "TYPEDESC":
+            return {"func"}
+        raise AssertionError(f"no heads after `(` in frame {top!r}")
+
+    # -------------------------------------------------------------- advance
+    def advance(self, state: Hashable, token: str) -> Hashable:
+        key = (state, token)
+        result = self._advance.get(key)
+        if result is None:
+            if token not in self.allowed(state):
+                raise ValueError(f"token {token!r} not allowed here")
+            if len(self._advance) > self.MAX_CACHE:
+                self._advance.clear()
+            result = self._advance[key] = self._step(state, token)
+        return result
+
+    def _step(self, state: tuple, tok: str) -> tuple:
+        top, rest = state[-1], state[:-1]
+        tag = top[0]
+        if tag == "HEAD":
+            return self._open(rest, tok)
+        if tag in ("DIGS", "SUFX"):
+            if tok in (DIGITS if tag == "DIGS" else SUFFIXES):
+                return state
+            return self.advance(rest, tok)
+        if tag in ("NUM", "UNUM"):
+            return rest if tok not in (T.PLUS, T.MINUS) else rest + (_DIG1,)
+        if tag == "DIG1":
+            return rest + (_DIGS,)
+        if tag == "IDX":
+            if tok in NAMES:
+                return rest + (_SUFX,)
+            return rest + (_DIG1,) if tok == T.PLUS else rest
+        if tag == "IDXS":
+            if top[1] == 0 or tok in IDX_START:
+                return self.advance(rest + (("IDXS", 1), _IDX), tok)
+            return self.advance(rest, tok)
+        if tag in ("STR", "CLOSE", "TY"):
+            return rest
+        if tag == "MEMARG":
+            if tok == "offset=":
+                return rest + (("MEMARG", 1), _UNUM)
+            if tok == "align=":
+                return rest + (_UNUM,)
+            return self.advance(rest, tok)
+        if tag == "BT":
+            if tok in NAMES and top[1] == 0:
+                return rest + (("BT", 1), _SUFX)
+            if tok == OPEN:
+                return state + (_HEAD,)
+            return self.advance(rest, tok)
+        if tag == "TOP":
+            return ((("TOP", 1),), (("TOP", 2), ("MOD", 0)), (("TOP", 3),))[top[1]]
+        if tag == "MOD":
+            if tok == OPEN:
+                return state + (_HEAD,)
+            if tok == CLOSE:
+                return rest
+            return rest + (("MOD", 1), _SUFX)
+        if tag == "SEQ":
+            _, phase, blocks = top
+            if tok == OPEN:
+                return state + (_HEAD,)
+            if tok == CLOSE:
+                return rest
+            if tok in NAMES:
+                return rest + (("SEQ", 1, blocks), _SUFX)
+            if tok == "else":
+                return rest + (("SEQ", 6, blocks[:-1] + "e"),)
+            if tok == "end":
+                return rest + (("SEQ", 6, blocks[:-1]),)
+            if tok in BLOCK_CHAR:
+                return rest + (("SEQ", 6, blocks + BLOCK_CHAR[tok]), ("BT", 0))
+            return rest + (("SEQ", 6, blocks),) + _immediates(tok)
+        if tag in ("FIF", "FOLD", "EXPDESC", "IMPDESC"):
+            return state + (_HEAD,) if tok == OPEN else rest
+        if tag == "TL":
+            _, kind, phase = top
+            if tok == CLOSE:
+                return rest
+            if tok in NAMES:
+                return rest + (("TL", kind, 1), _SUFX)
+            return rest + (("TL", kind, 2 if phase == 1 else 3),)
+        if tag == "MEM":
+            phase = top[1]
+            if tok == OPEN:
+                return state + (_HEAD,)
+            if tok == CLOSE:
+                return rest
+            if tok in NAMES:
+                return rest + (("MEM", 1), _SUFX)
+            return self.advance(rest + (("MEM", 2 if phase <= 1 else 3), _UNUM), tok)
+        if tag == "GLOB":
+            if tok == OPEN:
+                return state + (_HEAD,)
+            if tok in NAMES:
+                return rest + (("GLOB", 1), _SUFX)
+            return rest + (_BODY,)
+        if tag == "FSIG":
+            if tok == OPEN:
+                return state + (_HEAD,)
+            if tok == CLOSE:
+                return rest
+            return rest + (("FSIG", 1), _SUFX)
+        if tag == "TYPEDESC":
+            if tok == OPEN:
+                return state + (_HEAD,)
+            return rest + (("TYPEDESC", 1), _SUFX)
+        raise AssertionError(f"unknown frame {top!r}")
+
+    def _open(self, stack: tuple, head: str) -> tuple:
+        """`(` then `head` on top of `stack` (the `(` itself was the HEAD marker)."""
+        top, rest = stack[-1], stack[:-1]
+        tag = top[0]
+        if tag == "MOD":
+            return stack + {
+                "func": (("SEQ", 0, ""),),
+                "memory": (("MEM", 0),),
+                "global": (("GLOB", 0),),
+                "export": (_CLOSE, ("EXPDESC",), _STR),
+                "import": (_CLOSE, ("IMPDESC",), _STR, _STR),
+                "type": (_CLOSE, ("TYPEDESC", 0)),
+                "start": (_CLOSE, _IDX),
+            }[head]
+        if tag == "SEQ":
+            blocks = top[2]
+            if head == "export":
+                return rest + (("SEQ", 1, blocks), _CLOSE, _STR)
+            if head == "import":
+                return rest + (("SEQ", 1, blocks), _CLOSE, _STR, _STR)
+            if head == "type":
+                return rest + (("SEQ", 2, blocks), _CLOSE, _IDX)
+            if head == "param":
+                return rest + (("SEQ", 3, blocks), ("TL", "param", 0))
+            if head == "result":
+                return rest + (("SEQ", 4, blocks), ("TL", "result", 0))
+            if head == "local":
+                return rest + (("SEQ", 5, blocks), ("TL", "local", 0))
+            return rest + (("SEQ", 6, blocks),) + _fold_frames(head)
+        if tag == "BT":
+            phase = top[1]
+            if head == "type" and phase <= 1:
+                return rest + (("BT", 2), _CLOSE, _IDX)
+            if head == "param" and phase <= 2:
+                return rest + (("BT", 2), ("TL", "param", 0))
+            if head == "result":
+                return rest + (("BT", 3), ("TL", "result", 0))
+            return self._open(rest, head)
+        if tag == "FIF":
+            if head == "then":
+                return rest + (("FIF", 1), _BODY)
+            if head == "else":
+                return rest + (("FIF", 2), _BODY)
+            return stack + _fold_frames(head)
+        if tag == "FOLD":
+            return stack + _fold_frames(head)
+        if tag == "MEM":
+            return rest + (("MEM", 1), _CLOSE, _STR)
+        if tag == "GLOB":
+            if head == "export":
+                return rest + (("GLOB", 1), _CLOSE, _STR)
+            return rest + (_BODY, _CLOSE, ("TY",))
+        if tag == "EXPDESC":
+            return rest + (_CLOSE, _IDX)
+        if tag == "IMPDESC":
+            return rest + (("FSIG", 0),)
+        if tag == "FSIG":
+            if head == "type":
+                return rest + (("FSIG", 2), _CLOSE, _IDX)
+            if head == "param":
+                return rest + (("FSIG", 3), ("TL", "param", 0))
+            return rest + (("FSIG", 4), ("TL", "result", 0))
+        if tag == "TYPEDESC":
+            return rest + (("FSIG", 1),)
+        raise AssertionError(f"no `(` in frame {top!r}")
+
+    # -------------------------------------------------------------- helpers
+    def accepts(self, tokens) -> bool:
+        """Whether the grammar accepts `tokens` followed by END."""
+        state = self.start()
+        try:
+            for tok in tokens:
+                state = self.advance(state, tok)
+        except ValueError:
+            return False
+        return END in self.allowed(state)

@@ -1,0 +1,146 @@
+"""WebAssembly text as a `codegen` target language (`get_language("wat")`).
+
+- canonical form: `format_wat` (layout-only; comments dropped, integers in decimal);
+- validation: wasmtime's WAT parser and validator, imports restricted to the sandbox's
+  allow-list, and an exported function `main` (problems) or `a` (sequences);
+- execution in the sandbox (`runner.Sandbox`): a module exporting `a` is a sequence
+  program, run as a(n) for n = offset .. offset+terms-1 (offset defaults to 0); otherwise
+  `main()` is called once and its result is the single output;
+- structural tokens, tokenize / detokenize: `tokens.py`; grammar: `grammar.py`;
+- recipes: "wat-problems" (generated natural-language problems, `problems.py`) and
+  "wat-oeis" (LODA programs compiled to WAT, `languages.wat.oeis`).
+"""
+from __future__ import annotations
+
+import inspect
+import re
+import time
+from typing import Any, Iterator, Mapping, Sequence
+
+from codegen.language import CodeError, ExecutionResult, Grammar, Language, Record, register
+from codegen.prompts import make_prompt
+
+from . import tokens as T
+from .canonical import format_wat
+from .errors import WatEntryError, WatError
+from .grammar import WatGrammar
+from .problems import generate_problems
+from .runner import RunLimits, Sandbox, check_imports
+from .validator import validate
+
+SEQUENCE_ENTRY = "a"
+PROBLEM_ENTRY = "main"
+_SEQUENCE_ID = re.compile(r"A?0*(\d+)\Z")
+
+
+def _forbidden_names(forbidden: Sequence[str]) -> set[str]:
+    """Sequence ids (A000045 or 45) -> the compiler's function names ($a45); other
+    entries are taken as identifiers (with or without `$`)."""
+    names = set()
+    for item in forbidden:
+        text = str(item).strip()
+        m = _SEQUENCE_ID.match(text)
+        if m:
+            names.add(f"$a{int(m.group(1))}")
+        elif text:
+            names.add(text if text.startswith("$") else f"${text}")
+    return names
+
+
+@register
+class WatLanguage(Language):
+    name = "wat"
+    recipes = {"wat-problems": "problem_records", "wat-oeis": "oeis_records"}
+
+    def __init__(self) -> None:
+        self._grammar: WatGrammar | None = None
+
+    # -------------------------------------------------------------- code forms
+    def canonicalize(self, code: str) -> str:
+        return format_wat(code)
+
+    def validate(self, code: str) -> None:
+        module = validate(code)
+        check_imports(module)
+        functions = {e.name for e in module.exports if type(e.type).__name__ == "FuncType"}
+        if SEQUENCE_ENTRY not in functions and PROBLEM_ENTRY not in functions:
+            raise WatEntryError(f"the module exports no function {PROBLEM_ENTRY!r} or {SEQUENCE_ENTRY!r}")
+
+    def execute(self, code: str, *, terms: int = 10, offset: int | None = None, forbidden: Sequence[str] = (),
+                limits: Mapping[str, Any] | None = None) -> ExecutionResult:
+        started = time.perf_counter()
+        outputs: list[int] = []
+        try:
+            run_limits = RunLimits.from_mapping(limits)
+            if forbidden:
+                banned = _forbidden_names(forbidden)
+                from .canonical import lex
+                used = {text for kind, text, _ in lex(code) if kind == "atom" and text in banned}
+                if used:
+                    return ExecutionResult(ok=False, error=f"uses forbidden {', '.join(sorted(used))}",
+                                           error_kind="forbidden", seconds=time.perf_counter() - started)
+            sandbox = Sandbox(code, run_limits)
+            exports = {e.name for e in sandbox.module.exports}
+            if SEQUENCE_ENTRY in exports:
+                start = int(offset or 0)
+                for n in range(start, start + int(terms)):
+                    value = sandbox.call(SEQUENCE_ENTRY, n)
+                    outputs.append(int(value))
+            elif PROBLEM_ENTRY in exports:
+                value = sandbox.call(PROBLEM_ENTRY)
+                if value is None:
+                    raise WatEntryError(f"function {PROBLEM_ENTRY!r} returns no value")
+                outputs.append(int(value))
+            else:
+                raise WatEntryError(f"the module exports no function {PROBLEM_ENTRY!r} or {SEQUENCE_ENTRY!r}")
+            return ExecutionResult(ok=True, outputs=outputs, seconds=time.perf_counter() - started)
+        except (WatError, CodeError) as error:
+            return ExecutionResult(ok=False, outputs=outputs, error=str(error), error_kind=error.kind,
+                                   seconds=time.perf_counter() - started)
+        except Exception as error:  # the sandbox promises WatError only; never let anything else escape
+            return ExecutionResult(ok=False, outputs=outputs, error=f"{type(error).__name__}: {error}",
+                                   error_kind="internal", seconds=time.perf_counter() - started)
+
+    # -------------------------------------------------------------- tokens
+    def structural_tokens(self) -> list[str]:
+        return list(T.TOKENS)
+
+    def tokenize(self, code: str) -> list[str]:
+        return T.tokenize(code)
+
+    def detokenize(self, tokens: Sequence[str]) -> str:
+        return T.detokenize(tokens)
+
+    def grammar(self) -> Grammar:
+        if self._grammar is None:
+            self._grammar = WatGrammar()
+        return self._grammar
+
+    # -------------------------------------------------------------- recipes
+    def problem_records(self, corpus: Any = None, *, count: int = 10_000, seed: int = 0,
+                        levels: Sequence[int] | str = (1, 2, 3, 4, 5), **_: Any) -> Iterator[Record]:
+        """Generated problems: id = problem id (content-derived), prompt = `<wat> text`,
+        code = canonical WAT, expected = the answer (computed in Python).
+        `corpus` and other options (e.g. `include_denied`) are ignored."""
+        if isinstance(levels, str):
+            levels = [int(x) for x in levels.split(",") if x.strip()]
+        for p in generate_problems(int(count), seed=int(seed), levels=tuple(levels)):
+            yield Record(id=p.id, prompt=make_prompt(self.name, p.text), code=p.wat, expected=p.answer,
+                         meta={"level": p.level, "kind": p.kind, "text": p.text, "recipe": "wat-problems"})
+
+    def oeis_records(self, corpus: Any, **options: Any) -> Iterator[Record]:
+        """LODA programs compiled to WAT: delegates to `languages.wat.oeis.oeis_records`
+        (options it does not take, like `include_denied`, are dropped)."""
+        from . import oeis  # lazily: it loads the LODA side
+
+        accepted = inspect.signature(oeis.oeis_records).parameters
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
+            options = {k: v for k, v in options.items() if k in accepted}
+        for record in oeis.oeis_records(corpus, **options):
+            # the model input is `<wat> name`, as for every recipe (make_prompt)
+            name = record.meta.get("name") or record.prompt
+            if not record.prompt.startswith(f"<{self.name}>"):
+                record.prompt = make_prompt(self.name, record.prompt)
+            record.meta.setdefault("name", name)
+            record.meta.setdefault("recipe", "wat-oeis")
+            yield record
