@@ -1,0 +1,106 @@
+"""`python -m languages.wat from-loda` and `check-loda`: the LODA -> WAT compiler on the command line.
+
+    from-loda FILE.asm [--corpus PATH]      print the WAT module of a LODA program
+                                            (--corpus resolves its `seq` calls)
+    check-loda --corpus PATH [--sample N] [--seed S] [--terms T] [--json]
+                                            compile and run corpus programs, compare with
+                                            their header terms (JSON on the last line)
+
+Exit codes: 0 done; 1 the program cannot be compiled (reason on stderr) or the corpus
+cannot be read; 2 bad usage (argparse).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from languages.loda.corpus import CORPUS_ENV
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("from-loda", help="compile a LODA program to WebAssembly text",
+                              description="Print the WAT module (export a(n: i64) -> i64) of a LODA program.")
+    p.add_argument("file", metavar="FILE.asm", help="LODA program ('-' reads stdin)")
+    p.add_argument("--corpus", metavar="PATH", default=None,
+                   help=f"loda-programs checkout or tarball resolving seq calls (default: ${CORPUS_ENV})")
+    p.add_argument("--cell-limit", type=int, default=None, help="cells per function in memory mode")
+    p.set_defaults(func=from_loda)
+
+    p = subparsers.add_parser("check-loda", help="compile corpus programs to WAT and check their terms",
+                              description="Compile a seeded sample of LODA corpus programs, run them under "
+                                          "wasmtime and compare with the terms in their headers. Programs "
+                                          "whose first T terms do not all fit in i64 are skipped.")
+    p.add_argument("--corpus", metavar="PATH", default=None,
+                   help=f"loda-programs checkout or tarball (default: ${CORPUS_ENV})")
+    p.add_argument("--sample", type=int, default=None, metavar="N", help="check N programs drawn at random")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the sample (default 0)")
+    p.add_argument("--terms", type=int, default=10, metavar="T", help="terms compared per program (default 10)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON on the last line")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=check_loda_cmd)
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+def _library(path: str | None, required: bool):
+    from languages.loda.corpus import Corpus
+
+    if path is None and not os.environ.get(CORPUS_ENV):
+        if required:
+            raise FileNotFoundError(f"no LODA corpus given: pass --corpus PATH or set ${CORPUS_ENV}")
+        return None
+    return Corpus.load(path, progress=sys.stderr.isatty())
+
+
+def from_loda(args: argparse.Namespace) -> int:
+    from languages.loda.errors import LodaError
+    from languages.loda.parser import parse
+
+    from .compiler import DEFAULT_CELL_LIMIT, UnsupportedProgram, compile_program
+
+    try:
+        if args.file == "-":
+            text, source = sys.stdin.read(), "<stdin>"
+        else:
+            with open(args.file, encoding="utf-8") as handle:
+                text, source = handle.read(), args.file
+        program = parse(text, source=source)
+        library = _library(args.corpus, required=False) if program.calls() else None
+    except (OSError, LodaError, ValueError) as error:
+        return _error(str(error))
+    try:
+        wat = compile_program(program, library, cell_limit=args.cell_limit or DEFAULT_CELL_LIMIT)
+    except UnsupportedProgram as error:
+        return _error(f"cannot compile {source}: {error}")
+    sys.stdout.write(wat)
+    return 0
+
+
+def check_loda_cmd(args: argparse.Namespace) -> int:
+    from .oeis import check_loda
+
+    if args.terms < 1 or (args.sample is not None and args.sample < 1):
+        return _error("--terms and --sample must be positive")
+    progress = not args.quiet
+    try:
+        corpus = _library(args.corpus, required=True)
+    except (OSError, ValueError) as error:
+        return _error(str(error))
+    result = check_loda(corpus, sample=args.sample, seed=args.seed, terms=args.terms, progress=progress)
+    checked = result["checked"]
+    share = f" ({100 * result['matched'] / checked:.1f}%)" if checked else ""
+    errors = ", ".join(f"{k} {v}" for k, v in result["errors"].items())
+    unsupported = sum(result["unsupported"].values())
+    reasons = ", ".join(f"{k} {v}" for k, v in result["unsupported"].items())
+    print(f"sample {result['sample']}: checked {checked}, matched {result['matched']}{share}, "
+          f"mismatched {result['mismatched']}{f' ({errors})' if errors else ''}")
+    print(f"unsupported {unsupported}{f' ({reasons})' if reasons else ''}, skipped {result['skipped']} "
+          f"(terms beyond i64), {result['seconds']:.1f} s")
+    if args.json:
+        print(json.dumps(result))
+    return 0
