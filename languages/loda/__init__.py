@@ -4,8 +4,10 @@ from .corpus import Corpus, CorpusRecord, resolve_corpus_path, sequence_id
 from .errors import LodaError, ParseError
 from .parser import parse
 from .program import Operand, OperandKind, Operation, Program
+from .vm import Evaluator, Limits, evaluate
 
 __all__ = [
     "Corpus", "CorpusRecord", "LodaError", "Operand", "OperandKind", "Operation", "ParseError", "Program",
     "canonicalize", "format_program", "parse", "resolve_corpus_path", "sequence_id",
+    "Evaluator", "Limits", "evaluate",
 ]

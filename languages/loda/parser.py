@@ -17,7 +17,11 @@ def _parse_operand(text: str, line: int, column: int, source: str | None) -> Ope
         raise ParseError(f"malformed operand {text!r}: expected a constant, $k or $$k",
                          line=line, column=column, source=source)
     prefix, number = match.groups()
-    value = int(number)
+    try:
+        value = int(number)
+    except ValueError:  # beyond Python's int-from-text digit limit: far beyond LODA's 2^3840 anyway
+        raise ParseError(f"number too long ({len(number)} digits)", line=line, column=column,
+                         source=source) from None
     if prefix is None:
         return Operand(OperandKind.CONSTANT, value)
     if value < 0 or number.startswith("-"):
@@ -52,6 +56,8 @@ def parse(text: str, *, source: str | None = None) -> Program:
             if operations:
                 raise ParseError("#offset must come before the first operation",
                                  line=line_no, column=column, source=source)
+            if len(match.group(1)) > 100:
+                raise ParseError("#offset out of range", line=line_no, column=column, source=source)
             offset = int(match.group(1))
             seen_offset = True
             continue
