@@ -1,0 +1,148 @@
+"""Models: from-scratch T5 (`T5Config`) or a pretrained seq2seq checkpoint (e.g.
+`Salesforce/codet5-small`, embeddings resized for the added tokens), optionally with LoRA
+(PEFT), and `load_checkpoint` for a trained output directory.
+
+A checkpoint directory is a `save_pretrained` directory (model as safetensors + tokenizer)
+that also holds `codegen.json`:
+  {"language", "recipes", "terms_in_prompt", "max_source_length", "max_target_length",
+   "corpus", "corpus_hash", "steps", ...}
+Trainer sub-checkpoints (`checkpoint-N/`) are accepted too: their `codegen.json` is read
+from the parent run directory when they lack one.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+META_FILE = "codegen.json"
+
+# T5Config fields a config's `model:` section may set for a from-scratch model
+T5_FIELDS = ("d_model", "d_kv", "d_ff", "num_layers", "num_decoder_layers", "num_heads",
+             "relative_attention_num_buckets", "relative_attention_max_distance", "dropout_rate",
+             "layer_norm_epsilon", "initializer_factor", "feed_forward_proj", "tie_word_embeddings")
+
+
+@dataclass
+class Checkpoint:
+    model: Any
+    tokenizer: Any
+    language: str
+    meta: dict[str, Any] = field(default_factory=dict)
+    path: str = ""
+
+    @property
+    def recipes(self) -> list[str]:
+        return list(self.meta.get("recipes", []))
+
+    @property
+    def terms_in_prompt(self) -> int:
+        return int(self.meta.get("terms_in_prompt", 0) or 0)
+
+    @property
+    def max_source_length(self) -> int:
+        return int(self.meta.get("max_source_length", 512))
+
+    @property
+    def max_target_length(self) -> int:
+        return int(self.meta.get("max_target_length", 512))
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return ((value + multiple - 1) // multiple) * multiple
+
+
+def build_model(model_config: Mapping[str, Any], tokenizer):
+    """A model for `tokenizer` from a config's `model:` section.
+
+    `pretrained: NAME_OR_PATH` loads that checkpoint and resizes its embeddings to the
+    tokenizer; otherwise a T5 is built from `T5_FIELDS`. `lora: {r, alpha, dropout,
+    target_modules}` wraps it with PEFT LoRA adapters."""
+    from transformers import AutoModelForSeq2SeqLM, T5Config, T5ForConditionalGeneration
+
+    cfg = dict(model_config)
+    pretrained = cfg.get("pretrained")
+    if pretrained:
+        model = AutoModelForSeq2SeqLM.from_pretrained(pretrained)
+        if model.get_input_embeddings().weight.shape[0] < len(tokenizer):
+            model.resize_token_embeddings(_round_up(len(tokenizer), 8))
+    else:
+        kwargs = {k: cfg[k] for k in T5_FIELDS if k in cfg}
+        config = T5Config(
+            vocab_size=_round_up(len(tokenizer), int(cfg.get("vocab_multiple", 8))),
+            pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+            decoder_start_token_id=tokenizer.pad_token_id, **kwargs)
+        model = T5ForConditionalGeneration(config)
+    lora = cfg.get("lora")
+    if lora:
+        model = apply_lora(model, lora)
+    return model
+
+
+def apply_lora(model, lora: Mapping[str, Any]):
+    """PEFT LoRA adapters on `target_modules` (default T5's q and v projections). The token
+    embeddings stay trainable (`train_embeddings`, default true): the added code tokens have
+    no pretrained meaning. They are base weights trained in place (tied to the LM head in
+    T5), so `merge_lora` keeps them."""
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    config = LoraConfig(
+        task_type=TaskType.SEQ_2_SEQ_LM, r=int(lora.get("r", 8)), lora_alpha=int(lora.get("alpha", 16)),
+        lora_dropout=float(lora.get("dropout", 0.05)),
+        target_modules=list(lora.get("target_modules", ["q", "v"])),
+        modules_to_save=list(lora.get("modules_to_save", [])) or None,
+    )
+    peft_model = get_peft_model(model, config)
+    if lora.get("train_embeddings", True):
+        model.get_input_embeddings().weight.requires_grad_(True)
+        output = model.get_output_embeddings()
+        if output is not None:
+            output.weight.requires_grad_(True)
+    return peft_model
+
+
+def merge_lora(model):
+    """A plain model (LoRA weights merged in) for saving; other models unchanged."""
+    if hasattr(model, "merge_and_unload"):
+        return model.merge_and_unload()
+    return model
+
+
+def count_parameters(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def read_meta(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    for candidate in (path / META_FILE, path.parent / META_FILE):
+        if candidate.exists():
+            return json.loads(candidate.read_text())
+    raise FileNotFoundError(f"{path} has no {META_FILE}: not a codegen checkpoint (train one with codegen.train)")
+
+
+def load_checkpoint(path: str | Path, *, device: str | None = None, dtype=None) -> Checkpoint:
+    """Model (eval mode), tokenizer, language and meta of a trained checkpoint directory."""
+    from transformers import AutoModelForSeq2SeqLM
+
+    from .tokenizer import load_tokenizer
+
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    meta = read_meta(path)
+    tokenizer_dir = path if (path / "tokenizer_config.json").exists() else path.parent
+    tokenizer = load_tokenizer(tokenizer_dir)
+    kwargs = {"dtype": dtype} if dtype is not None else {}
+    model = AutoModelForSeq2SeqLM.from_pretrained(str(path), **kwargs)
+    if device:
+        model.to(device)
+    model.eval()
+    language = meta.get("language")
+    if not language:
+        raise ValueError(f"{path / META_FILE}: field 'language' missing")
+    return Checkpoint(model=model, tokenizer=tokenizer, language=language, meta=meta, path=str(path))
+
+
+def write_meta(path: str | Path, meta: Mapping[str, Any]) -> None:
+    Path(path, META_FILE).write_text(json.dumps(dict(meta), indent=1, sort_keys=True, default=str) + "\n")

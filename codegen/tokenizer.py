@@ -1,0 +1,301 @@
+"""One Hugging Face fast tokenizer for prompts and code.
+
+- Prompts (sequence names, problem texts) go through a SentencePiece unigram model
+  trained with the `sentencepiece` package, with digits split (every digit is its own
+  piece, so any number is representable; "▁0".."▁9" are added so a number after a space
+  does not cost an extra "▁" piece) and NFKC normalisation.
+- The task / language prefix tokens (`<loda>`, `<wat>`, `<terms>`) are added tokens,
+  matched in prompt text.
+- Every registered language's structural tokens are added tokens under a namespaced
+  spelling `<lang:token>` (so prompt text never turns into code tokens). Code never goes
+  through subword merges: `encode_code` maps structural tokens to ids directly and
+  `decode_code` maps ids back, both exact.
+
+Build:  python -m codegen.tokenizer build --corpus PATH --langs loda,wat --out DIR [--vocab-size N]
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import unicodedata
+import weakref
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+from .language import CodeError, Language, available_languages, get_language
+from .prompts import TERMS_MARKER, language_tag
+
+META_FILE = "codegen_tokenizer.json"
+PAD, EOS, UNK = "<pad>", "</s>", "<unk>"
+DEFAULT_VOCAB_SIZE = 2000
+
+
+def code_token(language: str, token: str) -> str:
+    """The tokenizer's spelling of a language's structural token."""
+    return f"<{language}:{token}>"
+
+
+def _language(language: Language | str) -> Language:
+    return get_language(language) if isinstance(language, str) else language
+
+
+def prefix_tokens(languages: Iterable[str]) -> list[str]:
+    return [language_tag(name) for name in languages] + [TERMS_MARKER]
+
+
+# -- training ---------------------------------------------------------------------------
+def prompt_texts(corpus: str | None, languages: Sequence[str], *, log=print) -> Iterator[str]:
+    """The natural-language parts of every recipe's prompts: sequence names and problem texts."""
+    for name in languages:
+        try:
+            language = get_language(name)
+        except (KeyError, ImportError) as error:
+            log(f"tokenizer: language {name!r} unavailable ({error}); its texts are skipped")
+            continue
+        if name == "loda":
+            recipes = ["loda"]  # names; "loda-terms" adds only digits and commas
+        elif name == "wat":
+            recipes = [r for r in ("wat-problems",) if r in language.recipes]
+        else:
+            recipes = list(language.recipes)[:1]
+        for recipe in recipes:
+            count = 0
+            try:
+                for record in language.records(recipe, corpus):
+                    text = record.meta.get("name") or record.meta.get("text") or _strip_prompt(record.prompt)
+                    count += 1
+                    yield text
+            except Exception as error:  # an adapter still in progress must not break the build
+                log(f"tokenizer: recipe {recipe!r} failed after {count} records: {type(error).__name__}: {error}")
+            log(f"tokenizer: {count} texts from recipe {recipe!r}")
+
+
+def _strip_prompt(prompt: str) -> str:
+    text = prompt.split(f" {TERMS_MARKER} ", 1)[0]
+    if text.startswith("<"):
+        text = text.split(" ", 1)[1] if " " in text else ""
+    return text
+
+
+def train_sentencepiece(texts: Iterable[str], vocab_size: int, *, threads: int = 2):
+    """A unigram SentencePiece model (serialized proto bytes) with ids pad=0, eos=1, unk=2."""
+    import sentencepiece as spm
+
+    cleaned = [unicodedata.normalize("NFKC", " ".join(t.split())) for t in texts]
+    cleaned = [t for t in cleaned if t]
+    # always-present pieces: digits, so every number is representable, and common punctuation
+    cleaned.append("0 1 2 3 4 5 6 7 8 9 , - + ( ) ^ * / = < > [ ] { } . : ;")
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(cleaned), model_writer=model, model_type="unigram", vocab_size=vocab_size,
+        character_coverage=0.9995, split_digits=True, byte_fallback=False, normalization_rule_name="identity",
+        pad_id=0, eos_id=1, unk_id=2, bos_id=-1, num_threads=threads, input_sentence_size=0,
+        max_sentence_length=8192, shuffle_input_sentence=False, minloglevel=2, hard_vocab_limit=False,
+    )
+    return model.getvalue()
+
+
+def fast_tokenizer_from_spm(spm_bytes: bytes, *, model_max_length: int = 512):
+    import sentencepiece as spm
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    sp = spm.SentencePieceProcessor(model_proto=spm_bytes)
+    vocab = [(sp.id_to_piece(i), sp.get_score(i)) for i in range(sp.get_piece_size())]
+    assert vocab[0][0] == PAD and vocab[1][0] == EOS and vocab[2][0] == UNK, vocab[:3]
+    # a number after a space starts with one piece "▁7" rather than "▁" + "7" (spm with
+    # split_digits never learns those); the pre-tokenizer isolates "▁?digit" so no piece
+    # ever spans two digits
+    known = {piece for piece, _ in vocab}
+    vocab += [(f"▁{d}", 0.0) for d in "0123456789" if f"▁{d}" not in known]
+    backend = Tokenizer(models.Unigram(vocab, unk_id=2, byte_fallback=False))
+    backend.normalizer = normalizers.NFKC()
+    backend.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.WhitespaceSplit(),
+        pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True),
+        pre_tokenizers.Split(Regex("▁?[0-9]"), behavior="isolated"),
+    ])
+    backend.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always", split=True)
+    backend.post_processor = processors.TemplateProcessing(
+        single=["$A", EOS], pair=["$A", EOS, "$B", EOS], special_tokens=[(EOS, 1)])
+    return PreTrainedTokenizerFast(tokenizer_object=backend, eos_token=EOS, pad_token=PAD, unk_token=UNK,
+                                   model_max_length=model_max_length)
+
+
+def add_language_tokens(tokenizer, languages: Sequence[str], tag_languages: Sequence[str] = ()) -> int:
+    """Add the prefix tokens (`<lang>` for `languages` and `tag_languages`, and `<terms>`) and
+    each of `languages`' structural tokens (namespaced `<lang:token>`) to any HF tokenizer, in
+    a fixed order; returns how many were new. Used for our own tokenizer and for pretrained
+    ones (CodeT5), whose model embeddings must then be resized."""
+    from tokenizers import AddedToken
+
+    names = sorted(set(languages))
+    wanted = prefix_tokens(sorted(set(names) | set(tag_languages or ())))
+    for name in names:
+        wanted += [code_token(name, t) for t in get_language(name).structural_tokens()]
+    vocab = tokenizer.get_vocab()
+    new = [AddedToken(t, single_word=False, lstrip=False, rstrip=False, normalized=False, special=False)
+           for t in wanted if t not in vocab]
+    if new:
+        tokenizer.add_tokens(new)
+    meta = getattr(tokenizer, "codegen_meta", None) or {}
+    meta["languages"] = sorted(set(meta.get("languages", [])) | set(names))
+    tokenizer.codegen_meta = meta
+    return len(new)
+
+
+def build_tokenizer(corpus: str | None, languages: Sequence[str], *, vocab_size: int = DEFAULT_VOCAB_SIZE,
+                    log=print):
+    languages = [name.strip() for name in languages if name.strip()]
+    available = []
+    for name in languages:
+        try:
+            get_language(name)
+            available.append(name)
+        except (KeyError, ImportError) as error:
+            log(f"tokenizer: language {name!r} is not available ({error}); building without it")
+    if not available:
+        raise ValueError(f"none of the languages {languages} is available; known: {available_languages()}")
+    texts = list(prompt_texts(corpus, available, log=log))
+    if not texts:
+        raise ValueError("no prompt texts to train the tokenizer on")
+    spm_bytes = train_sentencepiece(texts, vocab_size)
+    tokenizer = fast_tokenizer_from_spm(spm_bytes)
+    tokenizer.codegen_meta = {"languages": [], "trained_on_texts": len(texts), "sentencepiece_vocab": vocab_size}
+    # prefix tags for every language asked for, structural tokens for those available now
+    add_language_tokens(tokenizer, available, tag_languages=languages)
+    corpus_hash = None
+    if corpus is not None and "loda" in available:
+        from languages.loda.corpus import corpus_hash as _hash, resolve_corpus_path
+
+        path = resolve_corpus_path(corpus)
+        corpus_hash = _hash(path)
+        tokenizer.codegen_meta["corpus"] = path.name
+    tokenizer.codegen_meta["corpus_hash"] = corpus_hash
+    return tokenizer
+
+
+def save_tokenizer(tokenizer, out: str | Path) -> Path:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer.save_pretrained(str(out))
+    meta = dict(getattr(tokenizer, "codegen_meta", None) or {})
+    meta["languages"] = {name: get_language(name).structural_tokens() for name in meta.get("languages", [])}
+    (out / META_FILE).write_text(json.dumps(meta, indent=1) + "\n")
+    return out
+
+
+def load_tokenizer(path: str | Path):
+    """A tokenizer directory written by `save_tokenizer` (or any HF tokenizer dir/name)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(path))
+    meta_file = Path(path) / META_FILE
+    if meta_file.exists():
+        tokenizer.codegen_meta = json.loads(meta_file.read_text())
+    return tokenizer
+
+
+# -- code <-> ids -------------------------------------------------------------------------
+_ID_CACHE: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+
+
+def _tables(tokenizer, language: Language) -> tuple[dict[str, int], dict[int, str]]:
+    try:
+        per = _ID_CACHE.setdefault(tokenizer, {})
+    except TypeError:  # not weak-referenceable
+        per = {}
+    key = (language.name, len(tokenizer))
+    if key not in per:
+        vocab = tokenizer.get_vocab()
+        forward: dict[str, int] = {}
+        missing = []
+        for token in language.structural_tokens():
+            spelled = code_token(language.name, token)
+            if spelled in vocab:
+                forward[token] = vocab[spelled]
+            else:
+                missing.append(token)
+        if missing:
+            raise ValueError(
+                f"tokenizer lacks {len(missing)} structural token(s) of language {language.name!r} "
+                f"(e.g. {missing[:5]}); rebuild it with `python -m codegen.tokenizer build --langs "
+                f"{language.name},...` or call add_language_tokens")
+        per[key] = (forward, {i: t for t, i in forward.items()})
+    return per[key]
+
+
+def structural_token_ids(tokenizer, language: Language | str) -> dict[str, int]:
+    """Language token string -> tokenizer id, for every structural token of the language."""
+    return dict(_tables(tokenizer, _language(language))[0])
+
+
+def encode_code(tokenizer, language: Language | str, code: str) -> list[int]:
+    """Code -> ids: one id per structural token, then EOS. Raises CodeError on invalid code."""
+    lang = _language(language)
+    forward = _tables(tokenizer, lang)[0]
+    try:
+        tokens = lang.tokenize(code)
+    except CodeError:
+        raise
+    except ValueError as error:
+        raise CodeError(str(error), kind="tokens") from error
+    return [forward[t] for t in tokens] + [tokenizer.eos_token_id]
+
+
+def code_tokens_from_ids(tokenizer, language: Language | str, ids: Iterable[int]) -> list[str]:
+    """Ids -> structural tokens: leading pads skipped, stops at EOS; other ids raise CodeError."""
+    lang = _language(language)
+    backward = _tables(tokenizer, lang)[1]
+    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+    out: list[str] = []
+    for i in ids:
+        i = int(i)
+        if i == eos:
+            break
+        if i == pad and not out:
+            continue
+        token = backward.get(i)
+        if token is None:
+            raise CodeError(f"id {i} ({tokenizer.convert_ids_to_tokens(i)!r}) is not a {lang.name} code token",
+                            kind="tokens")
+        out.append(token)
+    return out
+
+
+def decode_code(tokenizer, language: Language | str, ids: Iterable[int]) -> str:
+    """Ids (as generated: optional leading pad/decoder-start, up to EOS) -> canonical code.
+    Raises CodeError when the ids are not a well-formed token list."""
+    lang = _language(language)
+    return lang.detokenize(code_tokens_from_ids(tokenizer, lang, ids))
+
+
+# -- CLI ----------------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m codegen.tokenizer", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    build = sub.add_parser("build", help="train and save a tokenizer")
+    build.add_argument("--corpus", default=None, help="LODA corpus (tarball or checkout); default $CODEGEN_LODA_CORPUS")
+    build.add_argument("--langs", default="loda", help="comma-separated languages, e.g. loda,wat")
+    build.add_argument("--out", required=True, help="output directory")
+    build.add_argument("--vocab-size", type=int, default=DEFAULT_VOCAB_SIZE,
+                       help=f"SentencePiece pieces for prompt text (default {DEFAULT_VOCAB_SIZE})")
+    args = parser.parse_args(argv)
+    log = lambda message: print(message, file=sys.stderr)  # noqa: E731
+    try:
+        tokenizer = build_tokenizer(args.corpus, args.langs.split(","), vocab_size=args.vocab_size, log=log)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    out = save_tokenizer(tokenizer, args.out)
+    size = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
+    print(json.dumps({"out": str(out), "vocab": len(tokenizer), "languages": tokenizer.codegen_meta["languages"],
+                      "bytes": size}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,380 @@
+"""Train a seq2seq code model with Hugging Face `Seq2SeqTrainer`.
+
+  python -m codegen.train --config configs/loda-tiny.yaml [--corpus PATH] [--max-steps N]
+                          [--output-dir DIR] [--resume] [--training.learning_rate 3e-4 ...]
+
+Works unchanged under `accelerate launch -m codegen.train ...` and `torchrun -m codegen.train ...`
+(data parallel). Length-grouped batches, gradient accumulation, bf16/fp16 where the GPU has it,
+validation loss, checkpoints every `save_steps` (`save_total_limit`), `--resume` from the last
+complete checkpoint (same step count and data order), TensorBoard logs under OUTPUT/runs.
+
+At the end OUTPUT holds the model (safetensors), tokenizer, config, codegen.json, loss.png and
+a model card README.md; the LAST stdout line is one JSON object:
+  {"steps", "train_samples_per_second", "train_tokens_per_second", "loss_first", "loss_last", "output_dir", ...}
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from .config import ConfigError, load_config
+
+REPO = Path(__file__).resolve().parent.parent
+BATCH_LOG_ENV = "CODEGEN_BATCH_LOG"  # test hook: append one hash per training batch to this file
+STEP_DELAY_ENV = "CODEGEN_STEP_DELAY"  # test hook: sleep this many seconds per step (to kill a run mid-way)
+
+
+def resolve_path(value: str, config_source: str | None = None) -> Path:
+    """A path from a config: as given if it exists (relative to the working directory), else
+    relative to the repository root, else to the config file's directory."""
+    path = Path(value).expanduser()
+    if path.is_absolute() or path.exists():
+        return path
+    for base in (REPO, Path(config_source).parent if config_source else None):
+        if base is not None and (base / path).exists():
+            return base / path
+    return path
+
+
+def last_complete_checkpoint(output_dir: str | Path) -> str | None:
+    """The newest `checkpoint-N` whose trainer_state.json was written (the Trainer writes it
+    last), so a run killed while saving resumes from the previous complete checkpoint."""
+    output_dir = Path(output_dir)
+    if not output_dir.is_dir():
+        return None
+    found = []
+    for entry in output_dir.iterdir():
+        match = re.fullmatch(r"checkpoint-(\d+)", entry.name)
+        if match and entry.is_dir() and (entry / "trainer_state.json").exists():
+            found.append((int(match.group(1)), entry))
+    return str(max(found)[1]) if found else None
+
+
+def auto_threads() -> int:
+    """Threads for a CPU run: the cores not already busy (1-minute load average), at least 1.
+    On a shared, oversubscribed machine one thread is several times faster than two: the
+    threads of a matmul wait on each other while the OS runs other processes."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = 0.0
+    return max(1, min(cores, int(cores - load + 0.5)))
+
+
+def _precision(setting: Any, kind: str) -> bool:
+    import torch
+
+    if setting in (True, False):
+        if setting and not torch.cuda.is_available():
+            return False  # CPU runs stay fp32: mixed precision there is slower and lossy
+        return bool(setting)
+    if setting == "auto":
+        if not torch.cuda.is_available():
+            return False
+        if kind == "bf16":
+            return torch.cuda.is_bf16_supported()
+        return not torch.cuda.is_bf16_supported()
+    raise ConfigError(f"field 'training.{kind}': expected true, false or auto, got {setting!r}")
+
+
+class _Collator:
+    """Pads `input_ids` / `labels` (labels with -100); drops the `length` column."""
+
+    def __init__(self, tokenizer, pad_to_multiple_of: int | None = None):
+        from transformers import DataCollatorForSeq2Seq
+
+        self.inner = DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100, pad_to_multiple_of=pad_to_multiple_of)
+
+    def __call__(self, features):
+        return self.inner([{"input_ids": f["input_ids"], "labels": f["labels"]} for f in features])
+
+
+class ShuffledLengthGroupedSampler:
+    """Length-grouped batches in random order.
+
+    Like transformers' LengthGroupedSampler, indices are shuffled, cut into mega-batches of
+    `mega` batches and sorted by length inside each, so a batch holds examples of similar
+    length (little padding). Unlike it, the batches are then shuffled, so training does not
+    sweep from the longest to the shortest batch every mega-batch (a saw-tooth loss curve
+    and a hidden length curriculum). A final partial batch stays last, keeping batch
+    boundaries aligned with the DataLoader's. Uses the global torch RNG, like the Trainer's
+    own samplers, so a resumed run replays the same order."""
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, mega: int = 50):
+        self.lengths = list(lengths)
+        self.batch_size = batch_size
+        self.mega = mega
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __iter__(self):
+        import torch
+
+        n, size = len(self.lengths), self.batch_size * self.mega
+        perm = torch.randperm(n).tolist()
+        batches = []
+        for start in range(0, n, size):
+            chunk = sorted(perm[start:start + size], key=lambda i: -self.lengths[i])
+            batches += [chunk[j:j + self.batch_size] for j in range(0, len(chunk), self.batch_size)]
+        tail = [batches.pop()] if batches and len(batches[-1]) < self.batch_size else []
+        order = torch.randperm(len(batches)).tolist()
+        for b in order:
+            yield from batches[b]
+        for batch in tail:
+            yield from batch
+
+
+def _trainer_class():
+    from transformers import Seq2SeqTrainer
+
+    class CodegenTrainer(Seq2SeqTrainer):
+        """Counts the samples and (non-padding) tokens it trains on; length-grouped batches
+        come in random order (`ShuffledLengthGroupedSampler`)."""
+
+        samples_seen = 0
+        tokens_seen = 0
+
+        def _get_train_sampler(self, train_dataset=None):
+            dataset = train_dataset if train_dataset is not None else self.train_dataset
+            if (self.args.train_sampling_strategy == "group_by_length" and hasattr(dataset, "column_names")
+                    and self.args.length_column_name in dataset.column_names):
+                return ShuffledLengthGroupedSampler(dataset[self.args.length_column_name],
+                                                    self.args.per_device_train_batch_size)
+            return super()._get_train_sampler(train_dataset)
+
+        def training_step(self, model, inputs, num_items_in_batch=None):
+            ids = inputs["input_ids"]
+            self.samples_seen += int(ids.shape[0])
+            self.tokens_seen += int(inputs["attention_mask"].sum()) + int((inputs["labels"] != -100).sum())
+            log = os.environ.get(BATCH_LOG_ENV)
+            if log and self.args.process_index == 0:
+                digest = hashlib.sha1(ids.cpu().numpy().tobytes()).hexdigest()[:16]
+                with open(log, "a") as handle:
+                    handle.write(f"{self.state.global_step + 1} {digest}\n")
+            delay = float(os.environ.get(STEP_DELAY_ENV) or 0)
+            if delay > 0:
+                time.sleep(delay)
+            return super().training_step(model, inputs, num_items_in_batch)
+
+    return CodegenTrainer
+
+
+def prepare_tokenizer(config: dict[str, Any]):
+    from .tokenizer import add_language_tokens, load_tokenizer
+
+    spec = config.get("tokenizer") or "checkpoints/tokenizer"
+    pretrained = config.get("model", {}).get("pretrained")
+    if spec == "pretrained":
+        if not pretrained:
+            raise ConfigError(f"{config['_source']}: field 'tokenizer': 'pretrained' needs model.pretrained")
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(pretrained)
+        add_language_tokens(tokenizer, [config["language"]])
+        return tokenizer
+    path = resolve_path(spec, config.get("_source"))
+    if not (path / "tokenizer_config.json").exists():
+        raise ConfigError(f"{config['_source']}: field 'tokenizer': no tokenizer at {path} "
+                          "(build one with `python -m codegen.tokenizer build --out DIR`)")
+    tokenizer = load_tokenizer(path)
+    add_language_tokens(tokenizer, [config["language"]])  # no-op when it already has them
+    return tokenizer
+
+
+def training_arguments(config: dict[str, Any], output_dir: str, has_eval: bool):
+    import torch
+    from transformers import Seq2SeqTrainingArguments
+
+    train = dict(config["training"])
+    train.pop("torch_threads", None)
+    group = train.pop("group_by_length", True)
+    bf16 = _precision(train.pop("bf16", "auto"), "bf16")
+    fp16 = _precision(train.pop("fp16", False), "fp16") and not bf16
+    curriculum = config["data"].get("curriculum")
+    strategy = "sequential" if curriculum else ("group_by_length" if group else "random")
+    defaults = dict(
+        output_dir=output_dir, eval_strategy="steps" if has_eval else "no", save_strategy="steps",
+        logging_first_step=True, report_to=["tensorboard"], remove_unused_columns=False,
+        train_sampling_strategy=strategy, length_column_name="length", lr_scheduler_type="linear",
+        warmup_steps=0.03, per_device_eval_batch_size=train.get("per_device_train_batch_size", 32) * 2,
+        predict_with_generate=False, dataloader_num_workers=0, dataloader_pin_memory=torch.cuda.is_available(),
+        disable_tqdm=False,
+    )
+    defaults.update(train)
+    defaults["bf16"], defaults["fp16"] = bf16, fp16
+    import dataclasses
+
+    known = {f.name for f in dataclasses.fields(Seq2SeqTrainingArguments)}
+    defaults = {k: v for k, v in defaults.items() if k in known}
+    try:
+        return Seq2SeqTrainingArguments(**defaults)
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"{config['_source']}: section 'training': {error}") from None
+
+
+def run(config: dict[str, Any], *, corpus: str | None, output_dir: str, resume: bool = False,
+        log=print) -> dict[str, Any]:
+    import torch
+
+    from .card import loss_points, model_card, plot_losses
+    from .data import build_dataset
+    from .model import build_model, count_parameters, merge_lora, write_meta
+
+    started = time.time()
+    threads = config["training"].get("torch_threads")
+    if threads == "auto":
+        threads = auto_threads() if not torch.cuda.is_available() else None
+    if threads:
+        torch.set_num_threads(int(threads))
+    tokenizer = prepare_tokenizer(config)
+    data_cfg = config["data"]
+    options = {"terms_count": config.get("terms_count", 8), "include_denied": data_cfg.get("include_denied", False)}
+    # arguments first: in a distributed run the main process builds (and caches) the data
+    # while the others wait, then they read the cache
+    args = training_arguments(config, output_dir, has_eval=(data_cfg.get("eval_limit") != 0))
+    with args.main_process_first(desc="dataset"):
+        dataset = build_dataset(
+            corpus, config["language"], config["recipes"], tokenizer=tokenizer,
+            max_source_length=data_cfg["max_source_length"], max_target_length=data_cfg["max_target_length"],
+            num_proc=data_cfg.get("num_proc", 1), curriculum=data_cfg.get("curriculum"),
+            curriculum_stages=data_cfg.get("curriculum_stages", 4), seed=config["training"].get("seed", 42),
+            train_limit=data_cfg.get("train_limit"), eval_limit=data_cfg.get("eval_limit"),
+            cache_dir=data_cfg.get("cache_dir"), log=log, **options)
+    columns = ["input_ids", "labels", "length"]
+    train_set = dataset["train"].select_columns(columns)
+    eval_set = dataset["validation"].select_columns(columns) if len(dataset["validation"]) else None
+    if len(train_set) == 0:
+        raise ConfigError(f"{config['_source']}: no training records (check recipes and data.max_target_length)")
+    if eval_set is None and args.eval_strategy != "no":
+        args = training_arguments(config, output_dir, has_eval=False)
+
+    from transformers import set_seed
+
+    set_seed(int(config["training"].get("seed", 42)))  # same initial weights on every run of a config
+    model = build_model(config.get("model", {}), tokenizer)
+    parameters = count_parameters(model)
+    trainer = _trainer_class()(
+        model=model, args=args, data_collator=_Collator(tokenizer), train_dataset=train_set, eval_dataset=eval_set,
+        processing_class=tokenizer)
+    checkpoint = None
+    if resume:
+        checkpoint = last_complete_checkpoint(output_dir)
+        log(f"train: resuming from {checkpoint}" if checkpoint else
+            f"train: --resume but no complete checkpoint in {output_dir}; starting from scratch")
+    log(f"train: {parameters:,} parameters, {len(train_set)} train / {len(eval_set) if eval_set else 0} validation "
+        f"examples, {torch.get_num_threads()} torch threads, device {args.device}")
+    train_started = time.time()
+    output = trainer.train(resume_from_checkpoint=checkpoint)
+    train_seconds = time.time() - train_started
+    metrics = dict(output.metrics)
+    eval_loss = None
+    if eval_set is not None:
+        done = [e["eval_loss"] for e in trainer.state.log_history
+                if "eval_loss" in e and e.get("step") == trainer.state.global_step]
+        eval_loss = done[-1] if done else trainer.evaluate().get("eval_loss")
+
+    history = trainer.state.log_history
+    train_points, _ = loss_points(history)
+    runtime = metrics.get("train_runtime") or train_seconds
+    world = max(1, int(args.world_size))
+    results = {
+        "steps": int(trainer.state.global_step),
+        # all processes of a data-parallel run (each counts its own share; rank 0's times world size)
+        "train_samples_per_second": round(trainer.samples_seen * world / runtime, 3) if runtime else None,
+        "train_tokens_per_second": round(trainer.tokens_seen * world / runtime, 1) if runtime else None,
+        "loss_first": train_points[0][1] if train_points else None,
+        "loss_last": train_points[-1][1] if train_points else None,
+        "eval_loss": eval_loss,
+        "output_dir": str(output_dir),
+        "wall_seconds": round(time.time() - started, 1),
+        "train_runtime": round(runtime, 2),
+        "samples_this_process": trainer.samples_seen,
+        "device": str(args.device) + ("" if torch.cuda.is_available() else f" ({torch.get_num_threads()} threads)"),
+        "parameters": parameters,
+    }
+    if trainer.is_world_process_zero():
+        out = Path(output_dir)
+        merged = merge_lora(trainer.model)
+        merged.save_pretrained(str(out), safe_serialization=True)
+        from .tokenizer import save_tokenizer
+
+        save_tokenizer(tokenizer, out)
+        corpus_name, corpus_hash = "", ""
+        try:
+            from .data import _corpus_key
+
+            corpus_name, corpus_hash = _corpus_key(corpus)
+        except (FileNotFoundError, OSError):
+            pass
+        meta = {
+            "language": config["language"], "recipes": list(config["recipes"]),
+            "terms_in_prompt": config.get("terms_count", 8) if any(r.endswith("-terms") for r in config["recipes"])
+            else 0,
+            "max_source_length": data_cfg["max_source_length"], "max_target_length": data_cfg["max_target_length"],
+            "corpus": corpus_name, "corpus_hash": corpus_hash, "steps": results["steps"],
+            "records": getattr(dataset, "full_sizes", None),
+            "vocab_size": len(tokenizer), "parameters": parameters, "config_file": config.get("_source"),
+            "loss_first": results["loss_first"], "loss_last": results["loss_last"], "eval_loss": eval_loss,
+            "wall_seconds": results["wall_seconds"], "leakage": getattr(dataset, "leakage_report", None),
+        }
+        write_meta(out, meta)
+        import yaml
+
+        (out / "train_config.yaml").write_text(
+            yaml.safe_dump({k: v for k, v in config.items() if not k.startswith("_")}, sort_keys=False))
+        plot_losses(history, out / "loss.png", title=f"{Path(str(config.get('_source'))).stem}: loss")
+        (out / "README.md").write_text(model_card(
+            name=out.name, meta=meta, config=config, results=results, parameters=parameters, plot_file="loss.png"))
+        (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m codegen.train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", required=True, help="YAML config (configs/*.yaml)")
+    parser.add_argument("--corpus", default=None, help="LODA corpus; default: config `corpus`, then $CODEGEN_LODA_CORPUS")
+    parser.add_argument("--max-steps", type=int, default=None)
+    parser.add_argument("--output-dir", default=None)
+    parser.add_argument("--resume", action="store_true", help="continue from the last complete checkpoint")
+    args, extra = parser.parse_known_args(argv)
+    try:
+        config = load_config(args.config, extra)
+        if args.max_steps is not None:
+            if args.max_steps <= 0:
+                raise ConfigError("--max-steps: expected a positive integer")
+            config["training"]["max_steps"] = args.max_steps
+        output_dir = args.output_dir or config.get("output_dir") or f"runs/{Path(args.config).stem}"
+        corpus = args.corpus or config.get("corpus") or os.environ.get("CODEGEN_LODA_CORPUS")
+        if config["language"] == "loda" and not corpus:
+            raise ConfigError("no LODA corpus: pass --corpus PATH, set `corpus:` in the config, "
+                              "or export CODEGEN_LODA_CORPUS")
+        if os.environ.get("LOCAL_RANK") not in (None, "0"):
+            log = lambda message: None  # noqa: E731 - only rank 0 talks
+        else:
+            log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
+        results = run(config, corpus=corpus, output_dir=output_dir, resume=args.resume, log=log)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if os.environ.get("LOCAL_RANK") in (None, "0"):
+        print(json.dumps({k: results[k] for k in ("steps", "train_samples_per_second", "train_tokens_per_second",
+                                                   "loss_first", "loss_last", "output_dir", "eval_loss",
+                                                   "wall_seconds")}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

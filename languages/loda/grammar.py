@@ -1,0 +1,162 @@
+"""A state machine over LODA's structural tokens, for constrained decoding.
+
+Any token sequence it accepts (ending in `END`) detokenizes to text the LODA parser
+accepts: only known operations, a cell as every target, a non-negative constant as the
+`seq` source, `lpe` only inside an open loop, at most 100 open loops, and `END` only
+when every loop is closed and at least one operation was emitted. Every program of the
+corpus is accepted.
+
+States are small tuples `(phase, depth, emitted, seq_source)`; `allowed` is memoised
+per state, so a decoding step costs one dict lookup.
+"""
+from __future__ import annotations
+
+from typing import Hashable
+
+from codegen.language import Grammar
+
+from . import tokens as T
+
+MAX_OPEN_LOOPS = 100
+
+# phases
+START = 0  # nothing yet: `#offset` or the first operation
+OFFSET_VALUE = 1  # after `#offset`
+OFFSET_FIRST = 2  # after the sign of a long offset
+OFFSET_DIGITS = 3  # inside the digits of a long offset
+LINE = 4  # between operations
+TARGET = 5  # after an opcode that takes operands
+TARGET_FIRST = 6  # after `$` / `$$` of a long target cell
+TARGET_DIGITS = 7
+SOURCE = 8  # after the target
+SOURCE_FIRST = 9  # after `$`, `$$`, `+` or `-` of a long source
+SOURCE_DIGITS = 10
+DONE = 11  # after END
+
+_CELLS = frozenset(T.DIRECT + T.INDIRECT + (T.DIRECT_PREFIX, T.INDIRECT_PREFIX))
+_ANY_SOURCE = frozenset(_CELLS | set(T.CONSTANT_TOKENS) | {T.PLUS, T.MINUS})
+_SEQ_SOURCE = frozenset(set(T.NONNEG_CONSTANT_TOKENS) | {T.PLUS})
+_ANY_INTEGER = frozenset(set(T.CONSTANT_TOKENS) | {T.PLUS, T.MINUS})
+_DIGITS = frozenset(T.DIGITS)
+_FIRST_DIGITS = frozenset(T.NONZERO_DIGITS)
+_OPS_NO_LPE = frozenset(op for op in T.OPS if op != "lpe")
+
+
+class LodaGrammar(Grammar):
+    def __init__(self) -> None:
+        self._allowed: dict[Hashable, frozenset[str]] = {}
+        self._advance: dict[tuple[Hashable, str], Hashable] = {}
+
+    def start(self) -> Hashable:
+        return (START, 0, False, False)
+
+    @staticmethod
+    def _ops(depth: int) -> set[str]:
+        ops = set(_OPS_NO_LPE)
+        if depth > 0:
+            ops.add("lpe")
+        if depth >= MAX_OPEN_LOOPS:
+            ops.discard("lpb")
+        return ops
+
+    def _line(self, depth: int, emitted: bool) -> set[str]:
+        allowed = self._ops(depth)
+        if depth == 0 and emitted:
+            allowed.add(self.END)
+        return allowed
+
+    def _compute(self, state: Hashable) -> frozenset[str]:
+        phase, depth, emitted, seq = state  # type: ignore[misc]
+        if phase == START:
+            return frozenset(self._ops(0) | {T.OFFSET})
+        if phase == OFFSET_VALUE:
+            return _ANY_INTEGER
+        if phase in (OFFSET_FIRST, TARGET_FIRST, SOURCE_FIRST):
+            return _FIRST_DIGITS
+        if phase == OFFSET_DIGITS:
+            return frozenset(_DIGITS | self._ops(0))
+        if phase == LINE:
+            return frozenset(self._line(depth, emitted))
+        if phase == TARGET:
+            return _CELLS
+        if phase == TARGET_DIGITS:
+            return frozenset(_DIGITS | (_SEQ_SOURCE if seq else _ANY_SOURCE))
+        if phase == SOURCE:
+            return _SEQ_SOURCE if seq else _ANY_SOURCE
+        if phase == SOURCE_DIGITS:
+            return frozenset(_DIGITS | self._line(depth, True))
+        if phase == DONE:
+            return frozenset()
+        raise ValueError(f"not a LODA grammar state: {state!r}")
+
+    def allowed(self, state: Hashable) -> frozenset[str]:
+        result = self._allowed.get(state)
+        if result is None:
+            result = self._allowed[state] = self._compute(state)
+        return result
+
+    def _op_state(self, token: str, depth: int) -> Hashable:
+        if token == "lpe":
+            return (LINE, depth - 1, True, False)
+        if token in T.NULLARY_OPS:
+            return (LINE, depth, True, False)
+        if token == "lpb":
+            depth += 1  # the loop is open from here on
+        return (TARGET, depth, True, token == "seq")
+
+    def _step(self, state: Hashable, token: str) -> Hashable:
+        phase, depth, emitted, seq = state  # type: ignore[misc]
+        if phase == START:
+            if token == T.OFFSET:
+                return (OFFSET_VALUE, 0, False, False)
+            return self._op_state(token, 0)
+        if phase == OFFSET_VALUE:
+            return (OFFSET_FIRST, 0, False, False) if token in (T.PLUS, T.MINUS) else (LINE, 0, False, False)
+        if phase == OFFSET_FIRST:
+            return (OFFSET_DIGITS, 0, False, False)
+        if phase == OFFSET_DIGITS:
+            return state if token in _DIGITS else self._op_state(token, 0)
+        if phase == LINE or (phase == SOURCE_DIGITS and token not in _DIGITS):
+            if token == self.END:
+                return (DONE, 0, True, False)
+            return self._op_state(token, depth)
+        if phase == TARGET:
+            if token in (T.DIRECT_PREFIX, T.INDIRECT_PREFIX):
+                return (TARGET_FIRST, depth, emitted, seq)
+            return (SOURCE, depth, emitted, seq)
+        if phase == TARGET_FIRST:
+            return (TARGET_DIGITS, depth, emitted, seq)
+        if phase == TARGET_DIGITS and token in _DIGITS:
+            return state
+        if phase in (TARGET_DIGITS, SOURCE):
+            if token in (T.DIRECT_PREFIX, T.INDIRECT_PREFIX, T.PLUS, T.MINUS):
+                return (SOURCE_FIRST, depth, emitted, False)
+            return (LINE, depth, True, False)
+        if phase == SOURCE_FIRST:
+            return (SOURCE_DIGITS, depth, emitted, False)
+        if phase == SOURCE_DIGITS:
+            return state
+        raise ValueError(f"not a LODA grammar state: {state!r}")
+
+    def advance(self, state: Hashable, token: str) -> Hashable:
+        key = (state, token)
+        result = self._advance.get(key)
+        if result is None:
+            if token not in self.allowed(state):
+                raise ValueError(f"token {token!r} not allowed in state {state!r}")
+            result = self._advance[key] = self._step(state, token)
+        return result
+
+    def accepts(self, tokens) -> bool:
+        """True when `tokens` (without END) is a complete program for this grammar."""
+        state = self.start()
+        try:
+            for token in tokens:
+                state = self.advance(state, token)
+        except ValueError:
+            return False
+        return self.END in self.allowed(state)
+
+
+def grammar() -> LodaGrammar:
+    return LodaGrammar()

@@ -1,0 +1,155 @@
+"""LODA as a `codegen` language: canonical form via the parser, execution via the VM,
+structural tokens (`tokens.py`), a decoding grammar (`grammar.py`) and two data recipes:
+
+- "loda": sequence name -> program;
+- "loda-terms": sequence name + its first `terms_count` terms (default 8) -> program.
+
+The corpus behind `seq` calls is the one given to `set_corpus`, else the one named by
+$CODEGEN_LODA_CORPUS (loaded on first need); without a corpus, programs that call `seq`
+fail with error kind "unknown_sequence".
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Iterator, Mapping, Sequence
+
+from codegen.language import CodeError, ExecutionResult, Language, Record, register
+from codegen.prompts import make_prompt
+
+from . import tokens as _tokens
+from .canonical import format_program
+from .corpus import CORPUS_ENV, Corpus, parse_sequence_id
+from .errors import LodaError
+from .grammar import LodaGrammar
+from .parser import parse
+
+DEFAULT_TERMS_IN_PROMPT = 8
+
+
+def _load_corpus(corpus: "Corpus | str | os.PathLike | None") -> Corpus:
+    if isinstance(corpus, Corpus):
+        return corpus
+    return Corpus.load(corpus, progress=False)
+
+
+def operation_count(code: str) -> int:
+    """Number of operations of canonical code (lines other than `#offset`)."""
+    return sum(1 for line in code.splitlines() if line.strip() and not line.startswith("#"))
+
+
+@register
+class LodaLanguage(Language):
+    name = "loda"
+    recipes = {"loda": "name_records", "loda-terms": "terms_records"}
+
+    def __init__(self) -> None:
+        self._grammar: LodaGrammar | None = None
+        self._corpus: Corpus | None = None
+        self._evaluators: dict[Any, Any] = {}
+
+    # -- code -------------------------------------------------------------------------
+    def canonicalize(self, code: str) -> str:
+        try:
+            return format_program(parse(code))
+        except LodaError as error:
+            raise CodeError(str(error), kind="parse") from error
+
+    def validate(self, code: str) -> None:
+        self.canonicalize(code)
+
+    def structural_tokens(self) -> list[str]:
+        return list(_tokens.TOKENS)
+
+    def tokenize(self, code: str) -> list[str]:
+        try:
+            return _tokens.tokenize(code)
+        except _tokens.TokenError:
+            # not canonical text (comments, odd layout): canonicalize, then tokenize
+            return _tokens.tokenize(self.canonicalize(code))
+
+    def detokenize(self, tokens: Sequence[str]) -> str:
+        try:
+            return _tokens.detokenize(tokens)
+        except _tokens.TokenError as error:
+            raise CodeError(str(error), kind="tokens") from error
+
+    def grammar(self) -> LodaGrammar:
+        if self._grammar is None:
+            self._grammar = LodaGrammar()
+        return self._grammar
+
+    # -- execution --------------------------------------------------------------------
+    def set_corpus(self, corpus: "Corpus | str | os.PathLike | None") -> None:
+        """The programs `seq` calls resolve to (a `Corpus`, a path, or None to forget it)."""
+        self._corpus = None if corpus is None else _load_corpus(corpus)
+        self._evaluators.clear()
+
+    def corpus(self) -> Corpus | None:
+        if self._corpus is None and os.environ.get(CORPUS_ENV):
+            try:
+                self._corpus = _load_corpus(None)
+            except (OSError, ValueError):
+                self._corpus = None
+        return self._corpus
+
+    def _evaluator(self, forbidden: frozenset[int], limits: Mapping[str, Any] | None):
+        from .vm import Evaluator, Limits
+
+        key = (forbidden, tuple(sorted((limits or {}).items())))
+        evaluator = self._evaluators.get(key)
+        if evaluator is None:
+            if len(self._evaluators) > 64:
+                self._evaluators.clear()
+            vm_limits = Limits(**dict(limits)) if limits else None
+            evaluator = Evaluator(library=self.corpus(), limits=vm_limits, forbidden=forbidden)
+            self._evaluators[key] = evaluator
+        return evaluator
+
+    def execute(self, code: str, *, terms: int = 10, offset: int | None = None, forbidden: Sequence[str] = (),
+                limits: Mapping[str, Any] | None = None) -> ExecutionResult:
+        """a(n) for `terms` values of n from `offset` (default: the program's own `#offset`).
+        `forbidden`: sequence ids (A000045 or 45) the program may not call, directly or not."""
+        started = time.perf_counter()
+        try:
+            program = parse(code)
+            start = program.offset if offset is None else int(offset)
+            banned = frozenset(parse_sequence_id(str(f)) for f in forbidden)
+            values = list(self._evaluator(banned, limits).iter_terms(program, int(terms), start=start))
+            return ExecutionResult(ok=True, outputs=[int(v) for v in values],
+                                   seconds=time.perf_counter() - started)
+        except LodaError as error:
+            return ExecutionResult(ok=False, error=str(error), error_kind=getattr(error, "kind", "error"),
+                                   seconds=time.perf_counter() - started)
+        except Exception as error:  # the VM promises LodaError only; never let anything else escape
+            return ExecutionResult(ok=False, error=f"{type(error).__name__}: {error}", error_kind="internal",
+                                   seconds=time.perf_counter() - started)
+
+    # -- data recipes -----------------------------------------------------------------
+    def _records(self, corpus, recipe: str, terms_count: int | None, include_denied: bool) -> Iterator[Record]:
+        loaded = _load_corpus(corpus)
+        for number in sorted(loaded.records):
+            entry = loaded.records[number]
+            if entry.denied and not include_denied:
+                continue
+            shown = list(entry.terms[:terms_count]) if terms_count else None
+            yield Record(
+                id=entry.id,
+                prompt=make_prompt("loda", entry.name, shown),
+                code=entry.code,
+                terms=list(entry.terms),
+                offset=entry.offset,
+                meta={"calls": list(entry.calls), "length": operation_count(entry.code), "recipe": recipe,
+                      "name": entry.name},
+            )
+
+    def name_records(self, corpus=None, *, include_denied: bool = False, **_: Any) -> Iterator[Record]:
+        """name -> program, one record per (non-denied) corpus program, by sequence number."""
+        return self._records(corpus, "loda", None, include_denied)
+
+    def terms_records(self, corpus=None, *, terms_count: int = DEFAULT_TERMS_IN_PROMPT,
+                      include_denied: bool = False, **_: Any) -> Iterator[Record]:
+        """name + first `terms_count` terms -> program."""
+        if terms_count < 1:
+            raise ValueError(f"terms_count must be >= 1, got {terms_count}")
+        return self._records(corpus, "loda-terms", terms_count, include_denied)

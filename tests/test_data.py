@@ -1,0 +1,163 @@
+"""Datasets: splits, leakage guard (fixture and real corpus), caching, tokenization, curriculum."""
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from codegen.data import (
+    SPLITS, build_dataset, build_raw, check_leakage, load_split, normalize_name, partition, split_assignment, split_of,
+)
+from codegen.language import Record, get_language
+
+REPO = Path(__file__).resolve().parent.parent
+TOKENIZER = REPO / "checkpoints" / "tokenizer"
+
+
+def make_fixture_corpus(root: Path, count: int = 160) -> Path:
+    """A small loda-programs checkout: `count` affine / loop programs with names and terms,
+    plus a shared program and a shared name (to exercise the leakage guard)."""
+    oeis = root / "oeis" / "000"
+    oeis.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(7)
+    for number in range(1, count + 1):
+        k, j = number % 13 + 2, number // 13
+        if number % 3 == 0:
+            name = f"a(n) = sum of {k}*i + {j} for i = 0..n."
+            code = f"mov $1,$0\nlpb $1\n  sub $1,1\n  mov $2,$1\n  mul $2,{k}\n  add $2,{j}\n  add $3,$2\nlpe\nmov $0,$3\n"
+            terms = [sum(k * i + j for i in range(n + 1)) - (k * n + j) for n in range(10)]
+        else:
+            name = f"a(n) = {k}*n + {j} (variant {number})."
+            code = f"mul $0,{k}\nadd $0,{j}\n"
+            terms = [k * n + j for n in range(10)]
+        if number == 50:
+            code = "mul $0,7\nadd $0,1000\n"  # same program as A000051 below
+            name = "First shared program."
+        if number == 51:
+            code = "mul $0,7\nadd $0,1000\n"
+            name = "Second shared program."
+        if number in (60, 61):
+            name = "Shared name, punctuated!" if number == 60 else "shared   NAME punctuated"
+        header = f"; A{number:06d}: {name}\n; Submitted by test\n; {','.join(map(str, terms))}\n\n"
+        if rng.random() < 0.2:
+            header += "#offset 1\n\n"
+        (oeis / f"A{number:06d}.asm").write_text(header + code)
+    (root / "oeis" / "deny.txt").write_text("A000002: denied for the test\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def fixture_corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fixture")
+    return make_fixture_corpus(root / "loda-programs"), root / "cache"
+
+
+@pytest.fixture
+def fixture_env(fixture_corpus, monkeypatch):
+    """The fixture corpus, with every cache (corpus index, datasets) in a temporary dir."""
+    monkeypatch.setenv("CODEGEN_CACHE_DIR", str(fixture_corpus[1]))
+    return fixture_corpus
+
+
+def test_split_of_is_stable_and_proportional():
+    assert split_of("A000045") == split_of("A000045")
+    counts = {s: 0 for s in SPLITS}
+    for number in range(20000):
+        counts[split_of(f"A{number:06d}")] += 1
+    assert 0.95 < counts["train"] / 20000 < 0.97
+    assert 0.015 < counts["validation"] / 20000 < 0.025 and 0.015 < counts["test"] / 20000 < 0.025
+
+
+def test_normalize_name():
+    assert normalize_name("Shared name, punctuated!") == normalize_name("shared   NAME punctuated") == "shared name punctuated"
+
+
+def test_partition_moves_groups_together():
+    # pick ids whose base splits differ, then make them share a program / a name
+    ids = [f"A{n:06d}" for n in range(1, 3000)]
+    test_id = next(i for i in ids if split_of(i) == "test")
+    train_id = next(i for i in ids if split_of(i) == "train")
+    valid_id = next(i for i in ids if split_of(i) == "validation")
+    records = [
+        Record(id=test_id, prompt="<loda> alpha", code="mov $0,1\n"),
+        Record(id=train_id, prompt="<loda> beta", code="mov $0,1\n"),  # same program as test_id
+        Record(id=valid_id, prompt="<loda> Beta.", code="mov $0,2\n"),  # same name as train_id
+        Record(id=valid_id, prompt="<loda> Beta. <terms> 1, 2", code="mov $0,2\n"),  # same id, other recipe
+    ]
+    assignment, report = partition(records)
+    smallest = min(test_id, train_id, valid_id)
+    assert assignment[test_id] == assignment[train_id] == assignment[valid_id] == split_of(smallest)
+    assert report["moved"] == 2 and report["largest_group"] == 3
+    assert check_leakage(records, assignment) == {"programs_in_two_splits": 0, "names_in_two_splits": 0}
+
+
+def test_build_fixture_dataset(fixture_env):
+    corpus, cache = fixture_env
+    raw = build_raw(corpus, "loda", ["loda", "loda-terms"], log=None)
+    total = sum(len(raw[s]) for s in SPLITS)
+    assert total == 2 * 159  # A000002 is denied
+    report = raw.leakage_report
+    assert report["programs_in_two_splits"] == 0 and report["names_in_two_splits"] == 0
+    # same id -> same split across recipes; every program and name in one split
+    where: dict[str, set[str]] = {}
+    for split in SPLITS:
+        for row in raw[split]:
+            where.setdefault(row["id"], set()).add(split)
+            where.setdefault(row["code"], set()).add(split)
+    assert all(len(v) == 1 for v in where.values())
+    assert next(iter(where["A000050"])) == next(iter(where["A000051"]))
+    assert next(iter(where["A000060"])) == next(iter(where["A000061"]))
+    # load_split is the truth, for either recipe
+    for split in SPLITS:
+        for recipe in ("loda", "loda-terms"):
+            records = load_split(corpus, "loda", split, recipe=recipe)
+            assert {r.id for r in records} == {row["id"] for row in raw[split] if row["recipe"] == recipe}
+    test_records = load_split(corpus, "loda", "train", recipe="loda-terms")
+    assert test_records[0].terms and "<terms>" in test_records[0].prompt and test_records[0].meta["recipe"] == "loda-terms"
+    # cached: a second build reads the Arrow files
+    again = build_raw(corpus, "loda", ["loda", "loda-terms"], log=None)
+    assert getattr(again, "from_cache", False)
+    assert list(cache.glob("data/raw-loda-*"))
+
+
+def test_tokenized_dataset_and_curriculum(fixture_env):
+    from codegen.tokenizer import decode_code, load_tokenizer
+
+    corpus, _ = fixture_env
+    tokenizer = load_tokenizer(TOKENIZER)
+    data = build_dataset(corpus, "loda", ["loda", "loda-terms"], tokenizer=tokenizer, max_source_length=24,
+                         max_target_length=64, log=None)
+    row = data["train"][0]
+    assert len(row["input_ids"]) <= 24 and row["input_ids"][-1] == tokenizer.eos_token_id
+    assert decode_code(tokenizer, "loda", row["labels"]) == row["code"]
+    assert row["length"] == len(row["input_ids"]) + len(row["labels"])
+    staged = build_dataset(corpus, "loda", ["loda", "loda-terms"], tokenizer=tokenizer, max_source_length=24,
+                           max_target_length=64, curriculum="length", curriculum_stages=2, log=None)
+    lengths = staged["train"]["target_length"]
+    half = sorted(lengths)[len(lengths) // 2]
+    boundary = next(i for i, n in enumerate(lengths) if n > half)
+    assert boundary > 0 and max(lengths[:boundary]) <= half < min(lengths[boundary:])
+
+
+def test_data_cli_build(fixture_env, capsys):
+    from codegen.data import main
+
+    corpus, _ = fixture_env
+    assert main(["build", "--corpus", str(corpus), "--lang", "loda"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert any("leakage guard" in line for line in out)
+    summary = json.loads(out[-1])
+    assert summary["programs_in_two_splits"] == 0 and summary["names_in_two_splits"] == 0
+
+
+def test_real_corpus_no_leakage(corpus_path, corpus):
+    """On the real corpus: no canonical program and no normalised name in two splits."""
+    assignment, report = split_assignment(corpus_path, "loda", corpus=corpus)
+    assert report["programs_in_two_splits"] == 0 and report["names_in_two_splits"] == 0
+    loda = get_language("loda")
+    records = list(loda.records("loda", corpus))
+    assert check_leakage(records, assignment) == {"programs_in_two_splits": 0, "names_in_two_splits": 0}
+    sizes = {s: sum(1 for v in assignment.values() if v == s) for s in SPLITS}
+    assert sizes["test"] > 0.015 * len(assignment) and sizes["validation"] > 0.015 * len(assignment)

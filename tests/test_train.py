@@ -1,0 +1,191 @@
+"""Config errors, and a tiny training run killed with SIGKILL after its first checkpoint
+and resumed: same step count and the same data order as an uninterrupted run."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from codegen.config import ConfigError, load_config
+
+REPO = Path(__file__).resolve().parent.parent
+TOKENIZER = REPO / "checkpoints" / "tokenizer"
+
+TINY = {
+    "language": "loda",
+    "recipes": ["loda", "loda-terms"],
+    "terms_count": 4,
+    "tokenizer": str(TOKENIZER),
+    "model": {"d_model": 32, "d_kv": 8, "d_ff": 64, "num_layers": 1, "num_decoder_layers": 1, "num_heads": 2,
+              "dropout_rate": 0.0},
+    "data": {"max_source_length": 48, "max_target_length": 64, "eval_limit": 8},
+    "training": {"torch_threads": 1, "per_device_train_batch_size": 4, "learning_rate": 0.003, "max_steps": 12,
+                 "save_steps": 4, "save_total_limit": 5, "eval_steps": 6, "logging_steps": 1, "seed": 3,
+                 "report_to": "none", "warmup_steps": 0},
+}
+
+
+def _write(path: Path, config: dict) -> Path:
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_config_loads_presets():
+    config = load_config(REPO / "configs" / "loda-tiny.yaml", ["--training.learning_rate", "3e-4", "--d_model", "64"])
+    assert config["training"]["learning_rate"] == 3e-4 and config["model"]["d_model"] == 64
+    assert config["recipes"] == ["loda", "loda-terms"]
+    for name in ("loda-small.yaml", "codet5-small.yaml"):
+        assert load_config(REPO / "configs" / name)["language"] == "loda"
+
+
+@pytest.mark.parametrize("mutate, field", [
+    (lambda c: c["model"].update(d_model="wide"), "model.d_model"),
+    (lambda c: c["training"].update(learning_rat=0.1), "training.learning_rat"),
+    (lambda c: c.update(recipes=["loda", "nope"]), "recipes"),
+    (lambda c: c.pop("language"), "language"),
+    (lambda c: c["training"].update(per_device_train_batch_size=0), "training.per_device_train_batch_size"),
+    (lambda c: c["model"].update(lora={"r": "x"}), "model.lora.r"),
+])
+def test_config_errors_name_file_and_field(tmp_path, mutate, field):
+    config = json.loads(json.dumps(TINY))
+    mutate(config)
+    path = _write(tmp_path / "broken.yaml", config)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(path) in str(info.value) and f"'{field}'" in str(info.value)
+
+
+def test_train_cli_broken_config_exits_nonzero(tmp_path, capsys):
+    from codegen.train import main
+
+    path = tmp_path / "bad.yaml"
+    path.write_text("language: loda\nrecipes: [loda]\ntraining:\n  learning_rate: fast\n")
+    assert main(["--config", str(path), "--corpus", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and "training.learning_rate" in err
+    path.write_text("language: loda\nrecipes: [loda]\n")
+    assert main(["--config", str(path), "--training.max_stepz", "3"]) == 2
+    assert "training.max_stepz" in capsys.readouterr().err
+    path.write_text("language: loda\nrecipes: [loda]\n  bad: [yaml\n")
+    assert main(["--config", str(path)]) == 2
+    assert "not valid YAML" in capsys.readouterr().err
+
+
+def _run_args(config: Path, corpus: Path, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "codegen.train", "--config", str(config), "--corpus", str(corpus),
+            "--output-dir", str(out), *extra]
+
+
+def _env(tmp_path: Path, log: Path, delay: str = "0") -> dict:
+    env = dict(os.environ)
+    env.update(CODEGEN_CACHE_DIR=str(tmp_path / "cache"), CODEGEN_BATCH_LOG=str(log), CODEGEN_STEP_DELAY=delay,
+               PYTHONPATH=str(REPO), TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1")
+    return env
+
+
+def _batches(log: Path) -> dict[int, str]:
+    out = {}
+    for line in log.read_text().splitlines():
+        step, digest = line.split()
+        out[int(step)] = digest
+    return out
+
+
+@pytest.mark.slow
+def test_kill_and_resume(tmp_path, monkeypatch, capsys):
+    from test_data import make_fixture_corpus
+
+    corpus = make_fixture_corpus(tmp_path / "loda-programs", count=120)
+    config = _write(tmp_path / "tiny.yaml", TINY)
+
+    # uninterrupted reference run (in this process: the same code path as the CLI, minus a start-up)
+    ref_log = tmp_path / "ref.log"
+    for key, value in _env(tmp_path, ref_log).items():
+        monkeypatch.setenv(key, value)
+    import torch
+
+    from codegen.train import main
+
+    threads = torch.get_num_threads()
+    try:
+        assert main(_run_args(config, corpus, tmp_path / "ref")[3:]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    ref = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert ref["steps"] == 12
+    monkeypatch.delenv("CODEGEN_BATCH_LOG")
+    out = tmp_path / "ref"
+    for name in ("model.safetensors", "tokenizer.json", "config.json", "codegen.json", "loss.png", "README.md"):
+        assert (out / name).exists(), name
+    meta = json.loads((out / "codegen.json").read_text())
+    assert meta["language"] == "loda" and meta["recipes"] == ["loda", "loda-terms"] and meta["terms_in_prompt"] == 4
+    from codegen.model import load_checkpoint
+    from codegen.tokenizer import decode_code, encode_code
+
+    checkpoint = load_checkpoint(out)
+    assert checkpoint.language == "loda" and checkpoint.max_target_length == 64
+    ids = encode_code(checkpoint.tokenizer, "loda", "mov $0,1\n")
+    assert decode_code(checkpoint.tokenizer, "loda", ids) == "mov $0,1\n"
+
+    # interrupted run: SIGKILL right after the first checkpoint is complete
+    first_log = tmp_path / "first.log"
+    run_dir = tmp_path / "killed"
+    process = subprocess.Popen(_run_args(config, corpus, run_dir), env=_env(tmp_path, first_log, delay="0.25"),
+                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while not (run_dir / "checkpoint-4" / "trainer_state.json").exists():
+        assert process.poll() is None, "training ended before its first checkpoint"
+        assert time.time() < deadline, "no checkpoint in time"
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL
+    assert not (run_dir / "checkpoint-12").exists()
+
+    resumed_log = tmp_path / "resumed.log"
+    done = subprocess.run(_run_args(config, corpus, run_dir, "--resume"), env=_env(tmp_path, resumed_log), cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "resuming from" in done.stderr and "checkpoint-" in done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["steps"] == 12
+
+    reference, first, resumed = _batches(ref_log), _batches(first_log), _batches(resumed_log)
+    start = min(resumed)
+    assert start in (5, 9)  # continues after the last complete checkpoint (4, or 8 if it got that far)
+    assert sorted(resumed) == list(range(start, 13))
+    assert all(first[s] == reference[s] for s in first)  # same order before the kill
+    assert all(resumed[s] == reference[s] for s in resumed)  # and after the resume
+    state = json.loads((run_dir / "checkpoint-12" / "trainer_state.json").read_text())
+    assert state["global_step"] == 12
+    assert abs(result["loss_last"] - ref["loss_last"]) < 1e-3 * max(1.0, abs(ref["loss_last"]))
+
+
+def test_lora_and_pretrained_resize(tmp_path):
+    """LoRA wraps a model (few trainable weights, merged back for saving); a `pretrained`
+    checkpoint (here a local one: no network) gets its embeddings resized to the tokenizer."""
+    from transformers import T5ForConditionalGeneration
+
+    from codegen.model import build_model, count_parameters, merge_lora
+    from codegen.tokenizer import load_tokenizer
+
+    tokenizer = load_tokenizer(TOKENIZER)
+    small = dict(TINY["model"])
+    model = build_model({**small, "lora": {"r": 2, "alpha": 4}}, tokenizer)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert 0 < trainable < count_parameters(model)
+    merged = merge_lora(model)
+    assert isinstance(merged, T5ForConditionalGeneration)
+
+    base = build_model(small, tokenizer)
+    base.resize_token_embeddings(100)  # a "pretrained" model with a smaller vocabulary
+    base.save_pretrained(tmp_path / "base")
+    resized = build_model({"pretrained": str(tmp_path / "base")}, tokenizer)
+    assert resized.get_input_embeddings().weight.shape[0] >= len(tokenizer)
