@@ -369,6 +369,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:
+        # e.g. a hub model name while offline: transformers raises OSError after its retries
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     if os.environ.get("LOCAL_RANK") in (None, "0"):
         print(json.dumps({k: results[k] for k in ("steps", "train_samples_per_second", "train_tokens_per_second",
                                                    "loss_first", "loss_last", "output_dir", "eval_loss",
