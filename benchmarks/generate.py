@@ -1,0 +1,207 @@
+"""Generation throughput: programs/s and tokens/s, greedy and sampled, by batch size.
+
+    python benchmarks/generate.py [--checkpoint DIR | --random-init configs/loda-tiny.yaml]
+        [--corpus PATH] [--prompts 32] [--batch-sizes 1,8,32] [--samples 8] [--backends hf,ctranslate2]
+
+Prompts are the descriptions of a seeded sample of the test split (or a fixed list where no
+corpus is given). For every backend, mode (greedy; sampling with K samples per prompt;
+constrained or not) and batch size (prompts decoded together), the prompts are decoded
+once as a warm-up and once timed. A row reports decoded programs/s and generated tokens/s
+(EOS included), the share of outputs that parse, and wall and process-CPU seconds (CPU time
+is less sensitive to other load on the machine). The executions of the distinct parsed
+programs of the greedy run are timed separately in the worker pool. `--random-init` measures
+an untrained model of a config's size (its outputs are longer than a trained model's, so the
+figures are a lower bound). Prints a table and writes benchmarks/results/generate.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+FALLBACK_PROMPTS = [
+    "Fibonacci numbers", "The prime numbers", "The squares: a(n) = n^2", "Triangular numbers",
+    "Number of divisors of n", "Powers of 2", "Catalan numbers", "Sum of digits of n", "The odd numbers",
+    "a(n) = 3*n + 1", "Expansion of 1/(1-x-x^2)", "Number of partitions of n", "Factorial numbers",
+    "a(n) = n*(n+1)*(n+2)/6", "Lucas numbers", "Number of 1's in binary expansion of n",
+]
+
+
+def random_checkpoint(config_path: str, out: Path) -> Path:
+    """An untrained model of a training config's size with the config's tokenizer, saved as a checkpoint."""
+    import torch
+    import yaml
+
+    from codegen.model import build_model, write_meta
+    from codegen.tokenizer import load_tokenizer, save_tokenizer
+
+    config = yaml.safe_load(Path(config_path).read_text())
+    tokenizer = load_tokenizer(REPO / config.get("tokenizer", "checkpoints/tokenizer"))
+    torch.manual_seed(0)
+    model = build_model(config["model"], tokenizer)
+    model.save_pretrained(str(out))
+    save_tokenizer(tokenizer, out)
+    data = config.get("data", {})
+    write_meta(out, {"language": config.get("language", "loda"), "recipes": config.get("recipes", []),
+                     "terms_in_prompt": 0, "max_source_length": data.get("max_source_length", 96),
+                     "max_target_length": data.get("max_target_length", 128), "random_init": True})
+    return out
+
+
+def load_prompts(corpus: str | None, count: int, seed: int) -> list[str]:
+    if corpus:
+        from codegen.data import load_split
+        from codegen.evaluate import choose_targets, target_from_record
+
+        targets = [target_from_record(r) for r in load_split(corpus, "loda", "test", recipe="loda")]
+        return [t.description for t in choose_targets(targets, count, seed)]
+    return [FALLBACK_PROMPTS[i % len(FALLBACK_PROMPTS)] for i in range(count)]
+
+
+def measure(generator, prompts, *, strategy: str, samples: int, batch: int, constrain: bool, seed: int):
+    from codegen.decoding import DecodeOptions
+
+    backend = generator.backend
+    options = DecodeOptions(strategy=strategy, num_return=samples, max_new_tokens=generator.max_target_length,
+                            constrain=constrain, seed=seed, batch_rows=batch * samples)
+    tokens = programs = parsed = 0
+    wall = cpu = 0.0
+    hypotheses_all = []
+    for start in range(0, len(prompts), batch):
+        chunk = prompts[start:start + batch]
+        before_tokens = backend.stats.tokens
+        began, began_cpu = time.perf_counter(), time.process_time()
+        hypotheses = backend.decode(chunk, options)
+        wall += time.perf_counter() - began
+        cpu += time.process_time() - began_cpu
+        tokens += backend.stats.tokens - before_tokens
+        for group in hypotheses:
+            programs += len(group)
+            candidates = generator.candidates(group)
+            parsed += sum(c.count for c in candidates if c.valid)
+        hypotheses_all.extend(hypotheses)
+    return {"programs": programs, "tokens": tokens, "seconds": wall, "cpu_seconds": cpu,
+            "programs_per_second": programs / wall if wall else None,
+            "tokens_per_second": tokens / wall if wall else None,
+            "parse_rate": parsed / programs if programs else None,
+            "mean_tokens": tokens / programs if programs else None}, hypotheses_all
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", help="trained checkpoint (default checkpoints/loda-t5-tiny)")
+    parser.add_argument("--random-init", metavar="CONFIG", help="measure an untrained model of this config's size")
+    parser.add_argument("--corpus", default=os.environ.get("CODEGEN_LODA_CORPUS"))
+    parser.add_argument("--prompts", type=int, default=32)
+    parser.add_argument("--batch-sizes", default="1,8,32")
+    parser.add_argument("--samples", type=int, default=8, help="samples per prompt in sampled mode")
+    parser.add_argument("--backends", default="hf", help="hf and/or ctranslate2, comma separated")
+    parser.add_argument("--no-unconstrained", action="store_true", help="skip the unconstrained rows")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as the CLIs)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "generate.json"))
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from codegen.generate import Generator, resolve_checkpoint
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    temp = None
+    if args.random_init:
+        temp = tempfile.TemporaryDirectory()
+        checkpoint = random_checkpoint(args.random_init, Path(temp.name) / "random")
+    else:
+        try:
+            checkpoint = resolve_checkpoint(args.checkpoint or "checkpoints/loda-t5-tiny")
+        except FileNotFoundError as error:
+            print(f"error: {error}\n(or measure an untrained model: --random-init configs/loda-tiny.yaml)",
+                  file=sys.stderr)
+            return 1
+    corpus = None
+    if args.corpus:
+        from languages.loda import Corpus
+
+        corpus = Corpus.load(args.corpus, progress=False)
+    prompts = load_prompts(args.corpus, args.prompts, args.seed)
+    batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+    rows = []
+    execution = None
+    for backend in args.backends.split(","):
+        try:
+            generator = Generator(checkpoint, backend=backend, corpus=corpus, workers=2)
+        except (ImportError, ValueError) as error:
+            print(f"backend {backend}: unavailable ({error})", file=sys.stderr)
+            continue
+        modes = [("greedy", 1), ("sample", args.samples)]
+        constraints = [True] if args.no_unconstrained else [True, False]
+        with generator:
+            for strategy, samples in modes:
+                for constrain in constraints:
+                    for batch in batch_sizes:
+                        measure(generator, prompts[:batch], strategy=strategy, samples=samples, batch=batch,
+                                constrain=constrain, seed=args.seed)  # warm-up
+                        figures, hypotheses = measure(generator, prompts, strategy=strategy, samples=samples,
+                                                      batch=batch, constrain=constrain, seed=args.seed)
+                        row = {"backend": backend, "strategy": strategy, "samples": samples,
+                               "constrained": constrain, "batch": batch, **figures}
+                        rows.append(row)
+                        print(f"{backend:11} {strategy:6} k={samples:<3} {'constrained' if constrain else 'free':11}"
+                              f" batch {batch:>3}: {row['programs_per_second']:8.1f} programs/s "
+                              f"{row['tokens_per_second']:9.1f} tokens/s  parse {100 * row['parse_rate']:5.1f}%"
+                              f"  ({row['seconds']:.1f}s wall, {row['cpu_seconds']:.1f}s cpu)", flush=True)
+                        if execution is None and strategy == "greedy" and constrain:
+                            from codegen.generate import Request, run_candidates
+
+                            per_request = [generator.candidates(group) for group in hypotheses]
+                            requests = [Request(p, run_terms=20) for p in prompts]
+                            distinct = sum(1 for group in per_request for c in group if c.valid)
+                            seconds = run_candidates(generator.pool, requests, per_request)
+                            execution = {"programs": distinct, "seconds": seconds, "terms": 20,
+                                         "programs_per_second": distinct / seconds if seconds else None,
+                                         "workers": generator.pool.workers}
+    if not rows:
+        print("error: no backend could run", file=sys.stderr)
+        return 1
+    print()
+    header = "| backend | mode | k | constrained | batch | programs/s | tokens/s | parse % | mean tokens |"
+    print(header)
+    print("|" + "---|" * 9)
+    for row in rows:
+        print(f"| {row['backend']} | {row['strategy']} | {row['samples']} | {row['constrained']} | {row['batch']} | "
+              f"{row['programs_per_second']:.1f} | {row['tokens_per_second']:.1f} | {100 * row['parse_rate']:.1f} | "
+              f"{row['mean_tokens']:.1f} |")
+    if execution:
+        print(f"\nexecution of {execution['programs']} distinct greedy programs (20 terms, "
+              f"{execution['workers']} workers): {execution['programs_per_second']:.1f} programs/s")
+    result = {
+        "checkpoint": "random-init " + args.random_init if args.random_init else str(checkpoint),
+        "prompts": len(prompts), "prompt_source": "test split" if args.corpus else "fixed list",
+        "seed": args.seed, "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "machine": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
+        "rows": rows, "execution": execution,
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    from codegen.reports import atomic_write
+
+    atomic_write(out, json.dumps(result, indent=2) + "\n")
+    print(f"\nwritten to {out}")
+    if temp is not None:
+        temp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

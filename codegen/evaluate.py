@@ -1,0 +1,501 @@
+"""Evaluate a checkpoint (and/or the retrieval baseline) on the test split or on a set of programs.
+
+    python -m codegen.evaluate --checkpoint DIR --corpus PATH [--split test | --programs PATH]
+        [--limit N] [--seed S] [--num-samples K] [--with-terms M] [--check-terms T]
+        [--report-dir DIR] [--baseline report.json] [--baseline-model tfidf] [--no-constrain]
+
+Per target, the model's candidates are executed at the target's offset, with the target
+itself forbidden as a `seq` callee (directly or through other programs: a program that
+calls its own sequence is never a match), and one is selected. Metrics (see
+`codegen.metrics`): validity, exact match, sequence match on the first T listed terms,
+pass@k over the K samples, verified solve (with --with-terms M: the first M terms go to the
+prompt where the model was trained with terms, and to selection), speed, with breakdowns
+by program length, use of `seq` and problem level. The report splits the time between
+generation and execution.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tarfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from .execution import DEFAULT_TIMEOUT, ExecutionPool
+from .language import CodeError, Language, Record, get_language
+from .metrics import breakdowns, speed, summarize, terms_match
+from .generate import GenerationResult, Request, choose, run_candidates
+
+DEFAULT_CHECK_TERMS = 20
+DEFAULT_RECIPES = {"loda": "loda", "wat": "wat-problems"}
+
+
+@dataclass
+class Target:
+    """What a program should be: the description, its reference code and its terms (sequences)
+    or expected result (problems)."""
+
+    id: str
+    description: str
+    code: str | None
+    terms: list[int] | None = None
+    offset: int = 0
+    expected: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def length(self) -> int | None:
+        if self.meta.get("length") is not None:
+            return int(self.meta["length"])
+        if not self.code:
+            return None
+        return sum(1 for line in self.code.splitlines() if line.strip() and not line.lstrip().startswith(("#", ";")))
+
+    @property
+    def uses_seq(self) -> bool | None:
+        if "calls" in self.meta:
+            return bool(self.meta["calls"])
+        return None
+
+    @property
+    def sequence_number(self) -> int | None:
+        """The OEIS number of a target named Annnnnn, else None."""
+        if len(self.id) > 1 and self.id[0] in "Aa" and self.id[1:].isdigit():
+            return int(self.id[1:])
+        return None
+
+
+def target_from_record(record: Record) -> Target:
+    from .data import record_name
+
+    return Target(id=record.id, description=record_name(record), code=record.code, terms=record.terms,
+                  offset=record.offset, expected=record.expected, meta=dict(record.meta))
+
+
+# -- targets ----------------------------------------------------------------------------------
+
+def _program_files(path: Path) -> Iterator[tuple[str, str]]:
+    """(name, text) of every .asm file under a directory or inside a tarball."""
+    if path.is_dir():
+        for file in sorted(path.rglob("*.asm")):
+            yield str(file.relative_to(path)), file.read_text(errors="replace")
+        return
+    if not tarfile.is_tarfile(path):
+        if path.suffix == ".asm":
+            yield path.name, path.read_text(errors="replace")
+            return
+        raise ValueError(f"{path} is neither a directory, a tarball nor an .asm file")
+    with tarfile.open(path, "r:*") as tar:
+        for member in tar:
+            if member.isfile() and member.name.endswith(".asm"):
+                handle = tar.extractfile(member)
+                if handle is not None:
+                    yield member.name, handle.read().decode("utf-8", errors="replace")
+
+
+def load_program_targets(path: str | os.PathLike) -> tuple[list[Target], list[tuple[str, str]]]:
+    """LODA programs of a directory / tarball as targets (name, header terms and offset from each
+    file); returns (targets, skipped files with the reason)."""
+    from languages.loda.corpus import record_from_text
+    from languages.loda.errors import LodaError
+
+    targets: list[Target] = []
+    skipped: list[tuple[str, str]] = []
+    for name, text in _program_files(Path(path)):
+        try:
+            entry = record_from_text(text, name)
+        except (LodaError, ValueError) as error:
+            skipped.append((name, str(error)))
+            continue
+        if not entry.terms:
+            skipped.append((name, "no terms in the header"))
+            continue
+        length = sum(1 for line in entry.code.splitlines() if line.strip() and not line.startswith("#"))
+        targets.append(Target(id=entry.id, description=entry.name, code=entry.code, terms=list(entry.terms),
+                              offset=entry.offset, meta={"calls": list(entry.calls), "length": length,
+                                                         "path": name}))
+    return targets, skipped
+
+
+def choose_targets(targets: Sequence[Target], limit: int | None, seed: int) -> list[Target]:
+    """A seeded random subset of `limit` targets (all where limit is None), in their original order."""
+    if limit is None or limit >= len(targets):
+        return list(targets)
+    picked = sorted(random.Random(seed).sample(range(len(targets)), limit))
+    return [targets[i] for i in picked]
+
+
+# -- requests and scoring ---------------------------------------------------------------------
+
+def check_count(target: Target, check_terms: int) -> int:
+    return min(check_terms, len(target.terms)) if target.terms else 0
+
+
+def make_request(target: Target, language: Language, *, check_terms: int, with_terms: int | None) -> Request:
+    """The request for a target: the description; with `with_terms` M, the first M terms (or the
+    expected result of a problem) for prompt and selection; run at the target's offset for
+    max(T, M) terms; the target's own sequence forbidden."""
+    count = check_count(target, check_terms)
+    shown = list(target.terms[:with_terms]) if with_terms and target.terms else None
+    forbidden = (target.id,) if language.name == "loda" and target.sequence_number is not None else ()
+    return Request(description=target.description, terms=shown,
+                   expected=target.expected if with_terms and target.expected is not None else None,
+                   offset=target.offset if target.terms else None,
+                   run_terms=max(count, len(shown or ()), 1), forbidden=forbidden, id=target.id)
+
+
+def is_correct(candidate: Any, target: Target, check_terms: int) -> bool:
+    """Functional correctness: the first T terms at the target's offset, or the expected result."""
+    if candidate is None or not candidate.usable:
+        return False
+    if target.terms:
+        return terms_match(candidate.outputs, target.terms, check_count(target, check_terms))
+    if target.expected is not None:
+        return terms_match(candidate.outputs, [target.expected])
+    return False
+
+
+def score_item(target: Target, result: GenerationResult, language: Language, *, check_terms: int,
+               with_terms: int | None) -> dict[str, Any]:
+    chosen = result.chosen
+    try:
+        reference = language.canonicalize(target.code) if target.code else None
+    except CodeError:
+        reference = target.code
+    samples = sum(c.count for c in result.candidates)
+    count = check_count(target, check_terms)
+    item: dict[str, Any] = {
+        "id": target.id,
+        "description": target.description,
+        "offset": target.offset,
+        "target_length": target.length,
+        "uses_seq": target.uses_seq,
+        "level": target.meta.get("level"),
+        "valid": chosen is not None,
+        "exact_match": chosen is not None and reference is not None and chosen.canonical == reference,
+        "sequence_match": is_correct(chosen, target, check_terms),
+        "num_samples": samples,
+        "parsed_samples": sum(c.count for c in result.candidates if c.valid),
+        "runnable_samples": sum(c.count for c in result.candidates if c.usable),
+        "num_correct": sum(c.count for c in result.candidates if is_correct(c, target, check_terms)),
+        "num_distinct": sum(1 for c in result.candidates if c.valid),
+        "checked_terms": count,
+        "expected_terms": list(target.terms[:count]) if target.terms else None,
+        "expected_result": target.expected,
+        "chosen": chosen.code if chosen else None,
+        "chosen_outputs": (chosen.outputs or [])[:max(count, 1)] if chosen else None,
+        "confidence": chosen.confidence if chosen else None,
+        "agreement": chosen.agreement if chosen else None,
+        "selection_match": chosen.match if chosen else None,
+        "target": reference,
+        "errors": _error_counts(result),
+        "first_error": next((c.error for c in result.candidates if not c.usable and c.error), None),
+        "generation_seconds": result.timings.get("generation", 0.0),
+        "execution_seconds": result.timings.get("execution", 0.0),
+    }
+    if with_terms:
+        item["verified_solve"] = bool(chosen is not None and chosen.match and item["sequence_match"])
+    return item
+
+
+def _error_counts(result: GenerationResult) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for candidate in result.candidates:
+        if not candidate.usable:
+            kind = candidate.error_kind or "error"
+            counts[kind] = counts.get(kind, 0) + candidate.count
+    return counts
+
+
+def figures(items: Sequence[dict[str, Any]], *, seconds: float, generation_seconds: float,
+            execution_seconds: float, tokens: int) -> dict[str, Any]:
+    """report.json's figures for one run."""
+    report = summarize(items)
+    report.update(speed(targets=len(items), programs=sum(int(i["num_samples"]) for i in items), tokens=tokens,
+                        seconds=seconds, generation_seconds=generation_seconds, execution_seconds=execution_seconds))
+    report["breakdowns"] = breakdowns(items)
+    errors: dict[str, int] = {}
+    for item in items:
+        for kind, count in (item.get("errors") or {}).items():
+            errors[kind] = errors.get(kind, 0) + count
+    report["sample_errors"] = dict(sorted(errors.items(), key=lambda kv: -kv[1]))
+    return report
+
+
+# -- runs -------------------------------------------------------------------------------------
+
+def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), max(1, size)):
+        yield items[start:start + max(1, size)]
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=" targets", disable=not enabled, file=sys.stderr, mininterval=1.0)
+
+
+def run_model(generator: Any, targets: Sequence[Target], *, num_samples: int, check_terms: int,
+              with_terms: int | None, batch_size: int, seed: int, progress: bool = True,
+              **generate_options: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Items and figures of the model on `targets`."""
+    language = generator.language
+    items: list[dict[str, Any]] = []
+    generation = execution = 0.0
+    tokens_before = generator.backend.stats.tokens
+    start = time.perf_counter()
+    with _progress(len(targets), "evaluating", progress) as bar:
+        for number, batch in enumerate(_batches(targets, batch_size)):
+            requests = [make_request(t, language, check_terms=check_terms, with_terms=with_terms) for t in batch]
+            results = generator.generate_many(requests, num_samples=num_samples, seed=seed + number,
+                                              **generate_options)
+            for target, result in zip(batch, results):
+                items.append(score_item(target, result, language, check_terms=check_terms, with_terms=with_terms))
+                generation += result.timings.get("generation", 0.0) + result.timings.get("decode", 0.0)
+                execution += result.timings.get("execution", 0.0)
+            bar.update(len(batch))
+            bar.set_postfix(seq_match=f"{sum(i['sequence_match'] for i in items) / len(items):.1%}")
+    seconds = time.perf_counter() - start
+    return items, figures(items, seconds=seconds, generation_seconds=generation, execution_seconds=execution,
+                          tokens=generator.backend.stats.tokens - tokens_before)
+
+
+def run_baseline(retriever: Any, language: Language, pool: ExecutionPool, targets: Sequence[Target], *,
+                 num_samples: int, check_terms: int, with_terms: int | None, batch_size: int,
+                 progress: bool = True, limits: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Items and figures of a retrieval baseline, scored exactly like the model."""
+    from .baseline import candidates_from_retrieved
+
+    items: list[dict[str, Any]] = []
+    retrieval = execution = 0.0
+    start = time.perf_counter()
+    with _progress(len(targets), f"baseline {retriever.name}", progress) as bar:
+        for batch in _batches(targets, batch_size):
+            requests = [make_request(t, language, check_terms=check_terms, with_terms=with_terms) for t in batch]
+            began = time.perf_counter()
+            hits = retriever.query([t.description for t in batch], num_samples, exclude=[t.id for t in batch])
+            per_request = [candidates_from_retrieved(language, found, num_samples) for found in hits]
+            spent = time.perf_counter() - began
+            retrieval += spent
+            seconds = run_candidates(pool, requests, per_request, limits=limits)
+            execution += seconds
+            for target, request, candidates in zip(batch, requests, per_request):
+                chosen = choose(request, candidates)
+                result = GenerationResult(request=request, prompt=request.description, language=language.name,
+                                          strategy=retriever.name, constrained=False, num_samples=num_samples,
+                                          candidates=candidates, chosen=chosen,
+                                          timings={"generation": spent / len(batch),
+                                                   "execution": seconds / len(batch)})
+                items.append(score_item(target, result, language, check_terms=check_terms, with_terms=with_terms))
+            bar.update(len(batch))
+    total = time.perf_counter() - start
+    return items, figures(items, seconds=total, generation_seconds=retrieval, execution_seconds=execution, tokens=0)
+
+
+# -- command line -----------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m codegen.evaluate", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", help="model directory (optional with --baseline-model: baseline only)")
+    parser.add_argument("--corpus", help="LODA corpus: the splits, and the programs `seq` calls resolve to "
+                        "(default $CODEGEN_LODA_CORPUS)")
+    parser.add_argument("--lang", help="language (default: the checkpoint's, else loda)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--split", default="test", choices=("train", "validation", "test"))
+    source.add_argument("--programs", help="evaluate every LODA program in this directory / tarball instead")
+    parser.add_argument("--recipe", help="data recipe of the split (default: the checkpoint's, else the "
+                        "language's first)")
+    parser.add_argument("--limit", type=int, help="evaluate a seeded random subset of N targets")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--num-samples", "-k", type=int, default=1, help="samples per target (1: greedy)")
+    parser.add_argument("--strategy", choices=("greedy", "beam", "sample"),
+                        help="default: greedy for one sample, sampling for more")
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--top-p", type=float, default=1.0)
+    parser.add_argument("--top-k", type=int, default=0)
+    parser.add_argument("--with-terms", type=int, metavar="M",
+                        help="give the first M terms to the prompt (if the model takes terms) and to selection")
+    parser.add_argument("--check-terms", type=int, default=DEFAULT_CHECK_TERMS, metavar="T",
+                        help=f"terms a program must reproduce (default {DEFAULT_CHECK_TERMS}, or all listed)")
+    parser.add_argument("--no-constrain", action="store_true", help="decode without the grammar constraint")
+    parser.add_argument("--backend", default="hf", choices=("hf", "ctranslate2"))
+    parser.add_argument("--batch-size", type=int, help="targets decoded together (default: 256 rows / K)")
+    parser.add_argument("--workers", type=int, help="execution worker processes (default: up to 2)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads for decoding (default 1: a tiny model's matmuls gain little from more, "
+                        "and spinning threads collapse when the cores are shared with the execution workers)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="hard seconds per candidate")
+    parser.add_argument("--limits", type=json.loads, help='the language\'s execution limits as JSON, e.g. '
+                        '\'{"max_steps": 1000000}\' for LODA (default: the language\'s own)')
+    parser.add_argument("--report-dir", help="write report.json, items.jsonl, report.md, report.html here")
+    parser.add_argument("--baseline", help="a previous report.json to compare with")
+    parser.add_argument("--baseline-model", choices=("tfidf",), help="also score a retrieval baseline")
+    parser.add_argument("--no-progress", action="store_true")
+    return parser
+
+
+def _recipe(args: argparse.Namespace, language: str, meta: dict[str, Any]) -> str:
+    if args.recipe:
+        return args.recipe
+    recipes = meta.get("recipes") or []
+    if isinstance(recipes, str):
+        recipes = [recipes]
+    for recipe in recipes:
+        from .data import RECIPE_LANGUAGE
+
+        if RECIPE_LANGUAGE.get(recipe, language) == language:
+            return recipe
+    return DEFAULT_RECIPES.get(language) or next(iter(get_language(language).recipes))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not args.checkpoint and not args.baseline_model:
+        print("error: give --checkpoint DIR (a model from codegen.train) and/or --baseline-model tfidf",
+              file=sys.stderr)
+        return 2
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from .generate import set_threads
+
+    set_threads(args.threads)
+    progress = not args.no_progress
+    corpus_path = args.corpus or os.environ.get("CODEGEN_LODA_CORPUS")
+
+    checkpoint = None
+    meta: dict[str, Any] = {}
+    if args.checkpoint:
+        from .generate import resolve_checkpoint
+        from .model import load_checkpoint
+
+        try:
+            checkpoint = load_checkpoint(resolve_checkpoint(args.checkpoint))
+        except FileNotFoundError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        meta = dict(checkpoint.meta or {})
+    lang_name = args.lang or (checkpoint.language if isinstance(getattr(checkpoint, "language", None), str)
+                              else getattr(getattr(checkpoint, "language", None), "name", None)) or "loda"
+    language = get_language(lang_name)
+    if checkpoint is not None:
+        own = checkpoint.language if isinstance(checkpoint.language, str) else checkpoint.language.name
+        if own != lang_name:
+            print(f"error: the checkpoint is a {own} model, not {lang_name}", file=sys.stderr)
+            return 2
+
+    corpus = None
+    if lang_name == "loda" and (corpus_path or not args.programs):
+        from languages.loda import Corpus
+
+        try:
+            corpus = Corpus.load(corpus_path, progress=progress)
+        except FileNotFoundError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        if hasattr(language, "set_corpus"):
+            language.set_corpus(corpus)
+    elif lang_name == "loda":
+        print("warning: no --corpus: programs that call seq cannot run", file=sys.stderr)
+
+    recipe = _recipe(args, lang_name, meta)
+    with_terms = args.with_terms
+    recipes = meta.get("recipes") or []
+    if with_terms is None and meta.get("terms_in_prompt") and recipes and \
+            all(str(r).endswith("-terms") for r in recipes):
+        # a model trained only with terms in its prompts gets as many; a mixed one is asked by name
+        with_terms = int(meta["terms_in_prompt"])
+    if args.programs:
+        targets, skipped = load_program_targets(args.programs)
+        if skipped:
+            print(f"{len(skipped)} program file(s) skipped, e.g. {skipped[0][0]}: {skipped[0][1]}", file=sys.stderr)
+        source = {"programs": str(args.programs)}
+    else:
+        from .data import load_split
+
+        records = load_split(corpus_path, lang_name, args.split, recipe=recipe)
+        targets = [target_from_record(r) for r in records]
+        source = {"split": args.split, "recipe": recipe}
+    targets = choose_targets(targets, args.limit, args.seed)
+    if not targets:
+        print("error: no targets to evaluate", file=sys.stderr)
+        return 1
+
+    limits = args.limits
+    K = args.num_samples
+    strategy = args.strategy or ("greedy" if K == 1 else "sample")
+    batch_size = args.batch_size or max(1, min(64, 256 // max(1, K)))
+    config = {
+        "checkpoint": args.checkpoint, "language": lang_name, **source, "corpus": corpus_path,
+        "n_targets": len(targets), "limit": args.limit, "seed": args.seed, "num_samples": K,
+        "with_terms": with_terms, "check_terms": args.check_terms, "limits": limits, "threads": args.threads,
+        "batch_size": batch_size, "timeout": args.timeout, "baseline_model": args.baseline_model,
+        "cpu_count": os.cpu_count(),
+    }
+    if checkpoint is not None:
+        config.update({"strategy": strategy, "temperature": args.temperature if strategy == "sample" else None,
+                       "constrained": not args.no_constrain, "terms_in_prompt": int(meta.get("terms_in_prompt") or 0),
+                       "backend": args.backend})
+    pool = ExecutionPool(language, workers=args.workers, timeout=args.timeout).start()
+    config["workers"] = pool.workers
+    extra_items: dict[str, list[dict[str, Any]]] = {}
+    try:
+        report: dict[str, Any]
+        items: list[dict[str, Any]]
+        if checkpoint is not None:
+            from .generate import Generator
+
+            generator = Generator(checkpoint, backend=args.backend, pool=pool, limits=limits)
+            items, report = run_model(
+                generator, targets, num_samples=K, check_terms=args.check_terms, with_terms=with_terms,
+                batch_size=batch_size, seed=args.seed, progress=progress, strategy=strategy,
+                constrain=not args.no_constrain, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
+            report = {"label": Path(args.checkpoint).name + ("" if not args.no_constrain else " (unconstrained)"),
+                      **report}
+        if args.baseline_model:
+            from .baseline import build_baseline
+            from .data import load_split, record_name
+
+            train = load_split(corpus_path, lang_name, "train", recipe=recipe)
+            retriever = build_baseline(args.baseline_model, train, record_name)
+            base_items, base_report = run_baseline(
+                retriever, language, pool, targets, num_samples=K, check_terms=args.check_terms,
+                with_terms=with_terms, batch_size=max(batch_size, 64), progress=progress, limits=limits)
+            base_report = {"label": f"baseline {args.baseline_model}", **base_report}
+            if checkpoint is None:
+                items, report = base_items, base_report
+            else:
+                report["baseline_model"] = base_report
+                extra_items["baseline"] = base_items
+    finally:
+        pool.close()
+    if args.baseline:
+        from .reports import load_report
+
+        previous = load_report(args.baseline)
+        previous = {key: value for key, value in previous.items() if key not in ("baseline", "baseline_model")}
+        previous.setdefault("label", f"baseline ({args.baseline})")
+        report["baseline"] = previous
+    report["config"] = config
+    summary = {key: report.get(key) for key in ("n", "validity", "exact_match", "sequence_match", "pass_at_k",
+                                                "verified_solve", "parse_rate", "programs_per_second",
+                                                "seconds", "generation_seconds", "execution_seconds")
+               if key in report}
+    if "baseline_model" in report:
+        summary["baseline_model"] = {key: report["baseline_model"].get(key) for key in
+                                     ("validity", "exact_match", "sequence_match", "pass_at_k", "verified_solve")}
+    print(json.dumps(summary, indent=2))
+    if args.report_dir:
+        from .reports import write_report
+
+        out = write_report(args.report_dir, report, items, extra_items)
+        print(f"report written to {out}/report.md, report.html, report.json, items.jsonl", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,635 @@
+"""Generate programs from descriptions: decode, execute every candidate, select one.
+
+    python -m codegen.generate "Fibonacci numbers"
+    python -m codegen.generate --terms 1,1,2,3,5 --num-samples 16 "Fibonacci numbers"
+    python -m codegen.generate --interactive
+
+API:
+
+    from codegen.generate import Generator
+    generator = Generator("checkpoints/loda-t5-tiny")
+    result = generator.generate("Fibonacci numbers", terms=[0, 1, 1, 2, 3], num_samples=8)
+    print(result.chosen.code, result.chosen.outputs)
+
+Every request goes through the same steps: the model decodes (greedy, beam or sampling;
+grammar-constrained unless `constrain=False`), samples are merged by canonical form, every
+distinct candidate is executed in worker processes with a hard timeout, and `selection`
+picks one (matching the given terms / expected result where any does).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from .execution import DEFAULT_TIMEOUT, ExecutionPool, ExecutionTask
+from .language import CodeError, Language, get_language
+from .prompts import make_prompt
+from .selection import Candidate, select
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_CHECKPOINT = "checkpoints/loda-t5-tiny"
+DEFAULT_TERMS = 10  # terms computed for display where none are given
+
+
+def default_checkpoint(lang: str = "loda") -> str:
+    return f"checkpoints/{lang}-t5-tiny"
+
+
+def resolve_checkpoint(path: str | os.PathLike) -> Path:
+    """`path` as given, else relative to the repository (so the shipped default works from anywhere).
+    Raises FileNotFoundError with instructions when neither exists."""
+    candidate = Path(path).expanduser()
+    if candidate.is_dir():
+        return candidate
+    if not candidate.is_absolute() and (REPO / candidate).is_dir():
+        return REPO / candidate
+    raise FileNotFoundError(
+        f"no checkpoint at {path}. Train one with\n"
+        f"  python -m codegen.train --config configs/loda-tiny.yaml --corpus PATH --output-dir {path}\n"
+        f"or pass --checkpoint DIR (a directory written by codegen.train).")
+
+
+@dataclass
+class Request:
+    """What to generate for. `terms` go into the prompt (where the model was trained with terms)
+    and into selection; `expected` (problems) into selection only. `run_terms` values are
+    computed per candidate (at least as many as `terms`); `offset` None means each program's own."""
+
+    description: str
+    terms: list[int] | None = None
+    expected: int | None = None
+    offset: int | None = None
+    run_terms: int | None = None
+    forbidden: tuple[str, ...] = ()
+    id: str | None = None
+
+
+@dataclass
+class GenerationResult:
+    request: Request
+    prompt: str
+    language: str
+    strategy: str
+    constrained: bool
+    num_samples: int
+    candidates: list[Candidate]  # distinct programs (and undecodable outputs), best first
+    chosen: Candidate | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.chosen is not None
+
+    def to_dict(self, all_candidates: bool = True) -> dict[str, Any]:
+        return {
+            "description": self.request.description,
+            "terms": self.request.terms,
+            "expected": self.request.expected,
+            "prompt": self.prompt,
+            "language": self.language,
+            "strategy": self.strategy,
+            "constrained": self.constrained,
+            "num_samples": self.num_samples,
+            "chosen": self.chosen.to_dict() if self.chosen else None,
+            "candidates": [c.to_dict() for c in self.candidates] if all_candidates else None,
+            "timings": self.timings,
+        }
+
+
+def attach_corpus(language: Language, corpus: Any) -> None:
+    """Let `language` resolve calls into a corpus (LODA `seq`), where the language has `set_corpus`."""
+    if corpus is not None and hasattr(language, "set_corpus"):
+        language.set_corpus(corpus)
+
+
+class Generator:
+    """A loaded checkpoint, a decoding backend and an execution pool.
+
+    backend: "hf" (transformers generate) or "ctranslate2" (int8 CTranslate2 conversion,
+    constrained by grammar repair; no constrained beam search). `corpus`: a LODA corpus (path or loaded)
+    that `seq` calls resolve through."""
+
+    def __init__(self, checkpoint: str | os.PathLike | Any = DEFAULT_CHECKPOINT, *, backend: str = "hf",
+                 device: str | None = None, corpus: Any = None, workers: int | None = None,
+                 timeout: float = DEFAULT_TIMEOUT, limits: dict[str, Any] | None = None,
+                 pool: ExecutionPool | None = None, terms_in_prompt: int | None = None):
+        from .decoding import CTranslate2Backend, GrammarConstraint, HFBackend
+        from .tokenizer import structural_token_ids
+
+        if isinstance(checkpoint, (str, os.PathLike)):
+            from .model import load_checkpoint
+
+            self.checkpoint_dir: Path | None = resolve_checkpoint(checkpoint)
+            self.checkpoint = load_checkpoint(self.checkpoint_dir)
+        else:
+            self.checkpoint = checkpoint
+            path = getattr(checkpoint, "path", None)
+            self.checkpoint_dir = Path(path) if path else None
+        language = self.checkpoint.language
+        self.language: Language = get_language(language) if isinstance(language, str) else language
+        self.tokenizer = self.checkpoint.tokenizer
+        self.meta: dict[str, Any] = dict(self.checkpoint.meta or {})
+        # how many terms the model saw in its prompts in training (0: none)
+        self.terms_in_prompt = int(self.meta.get("terms_in_prompt") or 0) if terms_in_prompt is None \
+            else int(terms_in_prompt)
+        self.max_target_length = int(self.meta.get("max_target_length", 256))
+        self.max_source_length = int(self.meta.get("max_source_length", 256))
+        attach_corpus(self.language, corpus)
+        model = self.checkpoint.model
+        eos = model.generation_config.eos_token_id
+        eos = self.tokenizer.eos_token_id if eos is None else (eos[0] if isinstance(eos, (list, tuple)) else eos)
+        self.constraint = GrammarConstraint(self.language.grammar(), structural_token_ids(self.tokenizer, self.language),
+                                            eos_token_id=int(eos), pad_token_id=self.tokenizer.pad_token_id)
+        self.limits = limits
+        # start the workers before the model runs: forking a process with busy torch threads is wasteful
+        self._own_pool = pool is None
+        self.pool = (pool or ExecutionPool(self.language, workers=workers, timeout=timeout)).start()
+        hf = HFBackend(model, self.tokenizer, self.constraint, max_source_length=self.max_source_length,
+                       max_target_length=self.max_target_length, device=device)
+        if backend == "hf":
+            self.backend = hf
+        elif backend in ("ctranslate2", "ct2"):
+            if self.checkpoint_dir is None:
+                raise ValueError("the ctranslate2 backend converts a checkpoint directory; pass its path")
+            self.backend = CTranslate2Backend(self.checkpoint_dir, self.tokenizer, self.constraint,
+                                              max_source_length=self.max_source_length,
+                                              max_target_length=self.max_target_length, fallback=hf)
+        else:
+            raise ValueError(f"unknown backend {backend!r}; choose hf or ctranslate2")
+
+    def close(self) -> None:
+        if self._own_pool:
+            self.pool.close()
+
+    def __enter__(self) -> "Generator":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- steps
+    def prompt(self, request: Request) -> str:
+        """The model input: the description, plus the first terms where the model was trained with
+        terms (as many as in training; selection still checks every given term)."""
+        terms = request.terms[:self.terms_in_prompt] if self.terms_in_prompt and request.terms else None
+        return make_prompt(self.language.name, request.description, terms)
+
+    def candidates(self, hypotheses: Sequence[Any]) -> list[Candidate]:
+        """Decode hypotheses to code and merge them by canonical form (undecodable ones by text)."""
+        from .tokenizer import decode_code
+
+        merged: dict[tuple[str, str], Candidate] = {}
+        for hypothesis in hypotheses:
+            error = kind = None
+            canonical = None
+            try:
+                code = decode_code(self.tokenizer, self.language, hypothesis.token_ids)
+            except CodeError as exc:
+                try:
+                    code = self.tokenizer.decode(hypothesis.token_ids, skip_special_tokens=False)
+                except Exception:  # ids beyond the tokenizer (padded embedding rows)
+                    code = " ".join(map(str, hypothesis.token_ids))
+                error, kind = str(exc), exc.kind
+            if error is None:
+                try:
+                    canonical = self.language.canonicalize(code)
+                    self.language.validate(canonical)
+                except CodeError as exc:
+                    error, kind = str(exc), exc.kind
+            if error is None and not hypothesis.finished:
+                error, kind = "output cut off at the length limit", "truncated"
+            key = ("ok", canonical) if error is None else ("error", code)
+            candidate = merged.get(key)
+            if candidate is None:
+                merged[key] = Candidate(
+                    code=canonical if canonical is not None else code, canonical=canonical,
+                    n_tokens=hypothesis.n_tokens, logprob=hypothesis.logprob, confidence=hypothesis.confidence,
+                    finished=hypothesis.finished, valid=error is None, error=error, error_kind=kind)
+            else:
+                candidate.count += 1
+                if hypothesis.confidence > candidate.confidence:
+                    candidate.logprob, candidate.confidence = hypothesis.logprob, hypothesis.confidence
+                    candidate.n_tokens = hypothesis.n_tokens
+        return list(merged.values())
+
+    def generate(self, description: str, *, terms: Sequence[int] | None = None, expected: int | None = None,
+                 **options: Any) -> GenerationResult:
+        request = Request(description=description, terms=list(terms) if terms else None, expected=expected,
+                          offset=options.pop("offset", None), run_terms=options.pop("run_terms", None),
+                          forbidden=tuple(options.pop("forbidden", ())))
+        return self.generate_many([request], **options)[0]
+
+    def generate_many(self, requests: Sequence[Request], *, num_samples: int = 1, strategy: str | None = None,
+                      constrain: bool = True, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
+                      num_beams: int | None = None, seed: int | None = None, batch_rows: int = 256,
+                      agreement_weight: float = 1.0, progress: Callable[[int], None] | None = None,
+                      ) -> list[GenerationResult]:
+        """One `GenerationResult` per request; decoding is batched across requests and all their
+        candidates run in the pool together."""
+        from .decoding import DecodeOptions
+
+        strategy = strategy or ("greedy" if num_samples == 1 else "sample")
+        options = DecodeOptions(strategy=strategy, num_return=num_samples, num_beams=num_beams,
+                                max_new_tokens=self.max_target_length, temperature=temperature, top_k=top_k,
+                                top_p=top_p, constrain=constrain, seed=seed, batch_rows=batch_rows)
+        prompts = [self.prompt(request) for request in requests]
+        start = time.perf_counter()
+        decoded = self.backend.decode(prompts, options)
+        generation_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        per_request = [self.candidates(hypotheses) for hypotheses in decoded]
+        decode_seconds = time.perf_counter() - start
+        execution_seconds = run_candidates(self.pool, requests, per_request, limits=self.limits, progress=progress)
+        results = []
+        share = 1.0 / max(1, len(requests))
+        for request, prompt, candidates in zip(requests, prompts, per_request):
+            start = time.perf_counter()
+            chosen = choose(request, candidates, agreement_weight=agreement_weight)
+            results.append(GenerationResult(
+                request=request, prompt=prompt, language=self.language.name, strategy=strategy,
+                constrained=constrain, num_samples=num_samples, candidates=candidates, chosen=chosen,
+                timings={"generation": generation_seconds * share, "decode": decode_seconds * share,
+                         "execution": execution_seconds * share,
+                         "selection": time.perf_counter() - start}))
+        return results
+
+
+def task_for(request: Request, candidate: Candidate, limits: dict[str, Any] | None = None) -> ExecutionTask:
+    """How a candidate runs for a request: `run_terms` values (default: at least DEFAULT_TERMS and
+    every given term) at the request's offset, with its forbidden calls."""
+    count = request.run_terms or max(DEFAULT_TERMS, len(request.terms or ()))
+    return ExecutionTask(code=candidate.canonical or candidate.code, terms=count, offset=request.offset,
+                         forbidden=tuple(request.forbidden), limits=limits)
+
+
+def run_candidates(pool: ExecutionPool, requests: Sequence[Request], per_request: Sequence[Sequence[Candidate]], *,
+                   limits: dict[str, Any] | None = None, progress: Callable[[int], None] | None = None) -> float:
+    """Execute every valid candidate of every request in `pool` (each distinct program and run
+    settings once) and record the outcome on the candidates. Returns the seconds it took."""
+    tasks: dict[tuple, ExecutionTask] = {}
+    for request, candidates in zip(requests, per_request):
+        for candidate in candidates:
+            if candidate.valid:
+                task = task_for(request, candidate, limits)
+                tasks.setdefault(task.key(), task)
+    start = time.perf_counter()
+    keys = list(tasks)
+    outcomes = dict(zip(keys, pool.run([tasks[k] for k in keys], progress=progress)))
+    seconds = time.perf_counter() - start
+    for request, candidates in zip(requests, per_request):
+        for candidate in candidates:
+            if not candidate.valid:
+                continue
+            outcome = outcomes[task_for(request, candidate, limits).key()]
+            candidate.ran = outcome.ok
+            candidate.outputs = list(outcome.outputs) if outcome.ok else None
+            candidate.execution_seconds = outcome.seconds
+            if not outcome.ok:
+                candidate.error, candidate.error_kind = outcome.error, outcome.error_kind or "runtime"
+    return seconds
+
+
+def choose(request: Request, candidates: list[Candidate], *, agreement_weight: float = 1.0) -> Candidate | None:
+    """Select among executed candidates (see `selection`) and sort them in place, chosen first."""
+    chosen = select(candidates, request.terms, request.expected, agreement_weight=agreement_weight)
+    candidates.sort(key=lambda c: (c is chosen, c.usable, c.match is True, c.score, c.confidence), reverse=True)
+    return chosen
+
+
+# ---------------------------------------------------------------------------------------------
+# command line
+
+
+def parse_terms(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        return [int(part) for part in text.replace(" ", ",").split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"terms must be integers separated by commas, got {text!r}") from None
+
+
+def format_result(result: GenerationResult, *, show_all: bool = False) -> str:
+    lines = []
+    chosen = result.chosen
+    if chosen is None:
+        lines.append(f"no valid program among {result.num_samples} sample(s)")
+        errors = {}
+        for candidate in result.candidates:
+            errors[candidate.error_kind or "error"] = errors.get(candidate.error_kind or "error", 0) + candidate.count
+        if errors:
+            lines.append("errors: " + ", ".join(f"{k} x{v}" for k, v in sorted(errors.items())))
+    else:
+        lines.append(chosen.code.rstrip("\n"))
+        label = "result" if result.request.expected is not None else "terms"
+        outputs = ", ".join(str(v) for v in chosen.outputs or [])
+        lines.append(f"; {label}: {outputs}")
+        status = {True: "matches the given terms" if result.request.terms else "matches the expected result",
+                  False: "does NOT match the given " + ("terms" if result.request.terms else "result"),
+                  None: "unverified (no terms given)"}[chosen.match]
+        lines.append(f"; {status}; confidence {chosen.confidence:.3f}; agreement {chosen.agreement}/"
+                     f"{sum(c.count for c in result.candidates if c.usable)}")
+    timings = result.timings
+    lines.append(f"; generation {timings.get('generation', 0):.2f}s, execution {timings.get('execution', 0):.2f}s")
+    if show_all and result.candidates:
+        lines.append("")
+        lines.append(f"all {len(result.candidates)} distinct candidate(s):")
+        for number, candidate in enumerate(result.candidates, 1):
+            state = ("match" if candidate.match else "ok") if candidate.usable else (candidate.error_kind or "error")
+            head = f"#{number} [{state}] x{candidate.count} confidence {candidate.confidence:.3f}"
+            if candidate.usable:
+                head += " -> " + ", ".join(str(v) for v in (candidate.outputs or [])[:12])
+            lines.append(head)
+            lines.extend("    " + line for line in candidate.code.rstrip("\n").splitlines()[:40])
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m codegen.generate", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("description", nargs="*", help="what the program should compute")
+    parser.add_argument("--checkpoint", help=f"model directory (default {DEFAULT_CHECKPOINT}, or "
+                        "checkpoints/<lang>-t5-tiny for --lang)")
+    parser.add_argument("--lang", help="target language (must be the checkpoint's)")
+    parser.add_argument("--terms", help="first terms, comma separated: go to the prompt and to selection")
+    parser.add_argument("--expected", type=int, help="expected result (problems): used in selection")
+    parser.add_argument("--num-samples", "-k", type=int, default=1, help="candidates to decode (default 1: greedy)")
+    parser.add_argument("--strategy", choices=("greedy", "beam", "sample"),
+                        help="default: greedy for one sample, sampling for more")
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--top-p", type=float, default=1.0)
+    parser.add_argument("--top-k", type=int, default=0)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--count", type=int, default=DEFAULT_TERMS, help="terms to compute and show")
+    parser.add_argument("--no-constrain", action="store_true", help="decode without the grammar constraint")
+    parser.add_argument("--backend", default="hf", choices=("hf", "ctranslate2"))
+    parser.add_argument("--corpus", help="LODA corpus for seq calls (default $CODEGEN_LODA_CORPUS)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="hard seconds per candidate")
+    parser.add_argument("--workers", type=int, help="execution worker processes")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads for decoding (default 1: a tiny model's matmuls gain little from more, "
+                        "and spinning threads collapse when the cores are shared with the execution workers)")
+    parser.add_argument("--show-all", action="store_true", help="list every candidate")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--interactive", "-i", action="store_true", help="read descriptions line by line")
+    return parser
+
+
+def set_threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def _load_corpus(path: str | None) -> Any:
+    path = path or os.environ.get("CODEGEN_LODA_CORPUS")
+    if not path:
+        return None
+    from languages.loda import Corpus
+
+    return Corpus.load(path, progress=sys.stderr.isatty())
+
+
+def _make_generator(checkpoint: str, args: argparse.Namespace, corpus: Any) -> Generator:
+    return Generator(checkpoint, backend=args.backend, corpus=corpus, workers=args.workers, timeout=args.timeout)
+
+
+def _checkpoint_for(args: argparse.Namespace) -> str:
+    if args.checkpoint:
+        return args.checkpoint
+    return default_checkpoint(args.lang) if args.lang else DEFAULT_CHECKPOINT
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        terms = parse_terms(args.terms)
+    except ValueError as error:
+        parser.error(str(error))
+    description = " ".join(args.description).strip()
+    if not description and not args.interactive:
+        parser.error("give a description (or --interactive)")
+    checkpoint = _checkpoint_for(args)
+    try:
+        resolve_checkpoint(checkpoint)
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    try:
+        corpus = _load_corpus(args.corpus)
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    set_threads(args.threads)
+    generator = _make_generator(checkpoint, args, corpus)
+    try:
+        if args.lang and args.lang != generator.language.name:
+            print(f"error: {checkpoint} is a {generator.language.name} model, not {args.lang}; "
+                  f"pass --checkpoint for a {args.lang} model", file=sys.stderr)
+            return 1
+        if args.interactive:
+            repl = Repl(generator, args, corpus=corpus)
+            try:
+                return repl.run()
+            finally:
+                generator = repl.generator
+        result = run_one(generator, description, terms, args)
+        if args.json:
+            print(json.dumps(result.to_dict(all_candidates=args.show_all), indent=2))
+        else:
+            print(format_result(result, show_all=args.show_all))
+        return 0 if result.ok else 2
+    finally:
+        generator.close()
+
+
+def run_one(generator: Generator, description: str, terms: list[int] | None, args: argparse.Namespace,
+            num_samples: int | None = None, constrain: bool | None = None) -> GenerationResult:
+    samples = num_samples if num_samples is not None else args.num_samples
+    strategy = args.strategy if (args.strategy != "greedy" or samples == 1) else None
+    return generator.generate(
+        description, terms=terms, expected=args.expected, run_terms=max(args.count, len(terms or ())),
+        num_samples=samples, strategy=strategy,
+        constrain=(not args.no_constrain) if constrain is None else constrain,
+        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed)
+
+
+REPL_HELP = """Type a description to generate a program. Commands:
+  :terms 1,1,2,3     first terms (prompt + selection); ':terms' alone clears them
+  :expected N        expected result (problems); ':expected' alone clears it
+  :samples K         candidates per request (1 = greedy)
+  :strategy S        greedy | beam | sample | auto
+  :constrain on|off  grammar-constrained decoding
+  :count N           terms to compute and show
+  :lang L            switch language (loads checkpoints/<L>-t5-tiny)
+  :checkpoint DIR    load another checkpoint
+  :show all|best     list every candidate, or only the chosen one
+  :json on|off       print results as JSON
+  :settings          show the current settings
+  :help              this text
+  :quit              leave (also Ctrl-D)"""
+
+
+class Repl:
+    """The interactive loop of `--interactive`: a line is a description, `:cmd` lines set options.
+    Reads stdin line by line (with readline history where stdin is a terminal), so it can be
+    driven by a pipe."""
+
+    HISTORY = Path(os.environ.get("CODEGEN_CACHE_DIR") or Path.home() / ".cache" / "codegen") / "repl_history"
+
+    def __init__(self, generator: Generator, args: argparse.Namespace, *, corpus: Any = None,
+                 stdin: Any = None, stdout: Any = None):
+        self.generator = generator
+        self.args = args
+        self.corpus = corpus
+        self.stdin = stdin or sys.stdin
+        self.stdout = stdout or sys.stdout
+        self.terms: list[int] | None = parse_terms(args.terms)
+        self.samples = args.num_samples
+        self.show_all = args.show_all
+        self.as_json = args.json
+        self.constrain = not args.no_constrain
+        self.tty = hasattr(self.stdin, "isatty") and self.stdin.isatty()
+
+    def say(self, text: str) -> None:
+        print(text, file=self.stdout, flush=True)
+
+    def _setup_history(self) -> None:
+        try:
+            import atexit
+            import readline
+        except ImportError:
+            return
+        try:
+            self.HISTORY.parent.mkdir(parents=True, exist_ok=True)
+            if self.HISTORY.exists():
+                readline.read_history_file(str(self.HISTORY))
+            readline.set_history_length(1000)
+            atexit.register(readline.write_history_file, str(self.HISTORY))
+        except OSError:
+            pass
+
+    def _lines(self) -> Iterable[str]:
+        if self.tty and self.stdin is sys.stdin:
+            self._setup_history()
+            while True:
+                try:
+                    yield input(f"{self.generator.language.name}> ")
+                except EOFError:
+                    self.say("")
+                    return
+        else:
+            for line in self.stdin:
+                yield line.rstrip("\n")
+
+    def run(self) -> int:
+        if self.tty:
+            self.say(f"codegen: {self.generator.language.name} model; :help for commands, :quit to leave")
+        for line in self._lines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith(":"):
+                if self.command(line) is False:
+                    break
+                continue
+            try:
+                result = run_one(self.generator, line, self.terms, self.args, num_samples=self.samples,
+                                 constrain=self.constrain)
+            except (ValueError, RuntimeError) as error:
+                self.say(f"error: {error}")
+                continue
+            if self.as_json:
+                self.say(json.dumps(result.to_dict(all_candidates=self.show_all)))
+            else:
+                self.say(format_result(result, show_all=self.show_all))
+        return 0
+
+    def command(self, line: str) -> bool:
+        name, _, value = line[1:].partition(" ")
+        value = value.strip()
+        name = name.lower()
+        try:
+            if name in ("q", "quit", "exit"):
+                return False
+            if name in ("h", "help", "?"):
+                self.say(REPL_HELP)
+            elif name == "terms":
+                self.terms = parse_terms(value)
+                self.say(f"terms: {', '.join(map(str, self.terms)) if self.terms else '(none)'}")
+            elif name == "expected":
+                self.args.expected = int(value) if value else None
+                self.say(f"expected: {self.args.expected}")
+            elif name in ("samples", "k"):
+                samples = int(value)
+                if samples < 1:
+                    raise ValueError("samples must be at least 1")
+                self.samples = samples
+                self.say(f"samples: {samples}")
+            elif name == "strategy":
+                if value not in ("greedy", "beam", "sample", "auto"):
+                    raise ValueError("strategy: greedy, beam, sample or auto")
+                self.args.strategy = None if value == "auto" else value
+                self.say(f"strategy: {value}")
+            elif name == "constrain":
+                self.constrain = _on_off(value)
+                self.say(f"constrain: {'on' if self.constrain else 'off'}")
+            elif name == "count":
+                self.args.count = max(1, int(value))
+                self.say(f"count: {self.args.count}")
+            elif name == "show":
+                if value not in ("all", "best"):
+                    raise ValueError(":show all or :show best")
+                self.show_all = value == "all"
+                self.say(f"show: {value}")
+            elif name == "json":
+                self.as_json = _on_off(value)
+                self.say(f"json: {'on' if self.as_json else 'off'}")
+            elif name in ("lang", "checkpoint"):
+                if name == "lang" and value == self.generator.language.name:
+                    self.say(f"language: {value}")
+                elif not value:
+                    raise ValueError(f":{name} needs a value")
+                else:
+                    self._switch(default_checkpoint(value) if name == "lang" else value)
+            elif name == "settings":
+                self.say(json.dumps({"language": self.generator.language.name, "terms": self.terms,
+                                     "expected": self.args.expected, "samples": self.samples,
+                                     "strategy": self.args.strategy or "auto", "constrain": self.constrain,
+                                     "count": self.args.count, "show_all": self.show_all, "json": self.as_json}))
+            else:
+                self.say(f"unknown command :{name}; :help lists them")
+        except ValueError as error:
+            self.say(f"error: {error}")
+        return True
+
+    def _switch(self, checkpoint: str) -> None:
+        try:
+            resolve_checkpoint(checkpoint)
+        except FileNotFoundError as error:
+            self.say(f"error: {error}")
+            return
+        fresh = _make_generator(checkpoint, self.args, self.corpus)
+        self.generator.close()
+        self.generator = fresh
+        self.say(f"loaded {checkpoint} ({fresh.language.name})")
+
+
+def _on_off(value: str) -> bool:
+    if value.lower() in ("on", "yes", "true", "1"):
+        return True
+    if value.lower() in ("off", "no", "false", "0"):
+        return False
+    raise ValueError(f"expected on or off, got {value!r}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,269 @@
+"""Evaluation reports: report.json, items.jsonl, report.md and a self-contained report.html
+with tables and matplotlib plots (match rate by program length; pass@k; this run beside
+its baselines). Every file is written atomically (temporary file, then rename)."""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from .metrics import bucket_order
+
+HEADLINE = ("validity", "exact_match", "sequence_match", "verified_solve", "parse_rate")
+
+
+def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return target
+
+
+def load_report(path: str | os.PathLike) -> dict[str, Any]:
+    """A report.json (or the directory holding one)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "report.json"
+    return json.loads(path.read_text())
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        if 0 <= value <= 1:  # rates: two decimals, so 99.97% never reads as 100%
+            return f"{100 * value:.2f}%"
+        return f"{value:,.2f}"
+    return str(value)
+
+
+def _fmt_number(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return str(value)
+
+
+def runs_of(report: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """(label, figures) of this run and of every baseline attached to it."""
+    runs = [(str(report.get("label") or "this run"), report)]
+    for key in ("baseline_model", "baseline"):
+        other = report.get(key)
+        if isinstance(other, Mapping):
+            runs.append((str(other.get("label") or key), other))
+    return runs
+
+
+# -- plots ------------------------------------------------------------------------------------
+
+def _figure_png(figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def plot_by_length(report: Mapping[str, Any], metric: str = "sequence_match") -> bytes | None:
+    """Grouped bars: `metric` by target length bucket, one bar per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = [(label, run.get("breakdowns", {}).get("length", {})) for label, run in runs_of(report)]
+    buckets = sorted({b for _, table in runs for b in table}, key=bucket_order)
+    if not buckets:
+        return None
+    figure, axis = plt.subplots(figsize=(7, 3.6))
+    width = 0.8 / len(runs)
+    for i, (label, table) in enumerate(runs):
+        values = [100 * (table.get(b, {}).get(metric) or 0) for b in buckets]
+        axis.bar([x + i * width - 0.4 + width / 2 for x in range(len(buckets))], values, width, label=label)
+    axis.set_xticks(range(len(buckets)), [f"{b}\n(n={runs[0][1].get(b, {}).get('n', 0)})" for b in buckets])
+    axis.set_xlabel("target program length (operations)")
+    axis.set_ylabel(f"{metric.replace('_', ' ')} (%)")
+    axis.set_ylim(0, 100)
+    axis.legend()
+    axis.grid(axis="y", alpha=0.3)
+    png = _figure_png(figure)
+    plt.close(figure)
+    return png
+
+
+def plot_pass_at_k(report: Mapping[str, Any]) -> bytes | None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = [(label, run.get("pass_at_k") or {}) for label, run in runs_of(report)]
+    if not any(len(curve) > 1 for _, curve in runs):
+        return None
+    figure, axis = plt.subplots(figsize=(6, 3.4))
+    for label, curve in runs:
+        ks = sorted(curve, key=int)
+        if ks:
+            axis.plot([int(k) for k in ks], [100 * curve[k] for k in ks], marker="o", label=label)
+    axis.set_xscale("log", base=2)
+    axis.set_xlabel("k")
+    axis.set_ylabel("pass@k (%)")
+    axis.grid(alpha=0.3)
+    axis.legend()
+    png = _figure_png(figure)
+    plt.close(figure)
+    return png
+
+
+def plot_headline(report: Mapping[str, Any]) -> bytes | None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = runs_of(report)
+    if len(runs) < 2:
+        return None
+    metrics = [m for m in HEADLINE if any(run.get(m) is not None for _, run in runs)]
+    figure, axis = plt.subplots(figsize=(7, 3.4))
+    width = 0.8 / len(runs)
+    for i, (label, run) in enumerate(runs):
+        axis.bar([x + i * width - 0.4 + width / 2 for x in range(len(metrics))],
+                 [100 * (run.get(m) or 0) for m in metrics], width, label=label)
+    axis.set_xticks(range(len(metrics)), [m.replace("_", " ") for m in metrics])
+    axis.set_ylabel("%")
+    axis.set_ylim(0, 100)
+    axis.legend()
+    axis.grid(axis="y", alpha=0.3)
+    png = _figure_png(figure)
+    plt.close(figure)
+    return png
+
+
+# -- text -------------------------------------------------------------------------------------
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[list[str]]:
+    return [list(headers)] + [[str(cell) for cell in row] for row in rows]
+
+
+def tables(report: Mapping[str, Any]) -> list[tuple[str, list[list[str]]]]:
+    """(title, rows) of every table of the report, header row first."""
+    runs = runs_of(report)
+    labels = [label for label, _ in runs]
+    out: list[tuple[str, list[list[str]]]] = []
+    metrics = [m for m in HEADLINE if any(run.get(m) is not None for _, run in runs)]
+    out.append(("Results", _table(["metric"] + labels,
+                                  [[m] + [_fmt(run.get(m)) for _, run in runs] for m in ["n"] + metrics])))
+    ks = sorted({k for _, run in runs for k in (run.get("pass_at_k") or {})}, key=int)
+    if ks:
+        out.append(("pass@k", _table(["k"] + labels,
+                                     [[k] + [_fmt((run.get("pass_at_k") or {}).get(k)) for _, run in runs]
+                                      for k in ks])))
+    speed_keys = ("seconds", "generation_seconds", "execution_seconds", "generation_share", "execution_share",
+                  "programs_per_second", "targets_per_second", "tokens_per_second")
+    out.append(("Speed", _table(["figure"] + labels, [
+        [k] + [(_fmt if k.endswith("_share") else _fmt_number)(run.get(k)) for _, run in runs] for k in speed_keys])))
+    names = {"length": "By target length (operations)", "uses_seq": "By use of seq", "level": "By problem level"}
+    for key, title in names.items():
+        table = report.get("breakdowns", {}).get(key)
+        if not table:
+            continue
+        columns = [c for c in ("validity", "exact_match", "sequence_match", "verified_solve")
+                   if any(row.get(c) is not None for row in table.values())]
+        rows = []
+        for group, row in table.items():
+            cells = [group, row.get("n")] + [_fmt(row.get(c)) for c in columns]
+            for label, run in runs[1:]:
+                other = run.get("breakdowns", {}).get(key, {}).get(group, {})
+                cells.append(_fmt(other.get("sequence_match")))
+            rows.append(cells)
+        headers = ["group", "n"] + columns + [f"sequence_match ({label})" for label in labels[1:]]
+        out.append((title, _table(headers, rows)))
+    return out
+
+
+def _config_lines(report: Mapping[str, Any]) -> list[str]:
+    config = report.get("config") or {}
+    return [f"{key}: {value}" for key, value in config.items()]
+
+
+def markdown(report: Mapping[str, Any], images: Mapping[str, str]) -> str:
+    lines = [f"# Evaluation: {report.get('label') or 'this run'}", ""]
+    lines += ["```"] + _config_lines(report) + ["```", ""]
+    for title, rows in tables(report):
+        lines += [f"## {title}", "", "| " + " | ".join(rows[0]) + " |",
+                  "|" + "---|" * len(rows[0])]
+        lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
+        lines.append("")
+    for title, name in images.items():
+        lines += [f"## {title}", "", f"![{title}]({name})", ""]
+    return "\n".join(lines)
+
+
+def html_page(report: Mapping[str, Any], pngs: Mapping[str, bytes]) -> str:
+    esc = html.escape
+    parts = ["<!doctype html><html><head><meta charset='utf-8'>",
+             f"<title>Evaluation: {esc(str(report.get('label') or 'this run'))}</title>",
+             "<style>body{font-family:sans-serif;max-width:980px;margin:2em auto;padding:0 1em}"
+             "table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;"
+             "padding:3px 9px;text-align:right}th{background:#f3f3f3}td:first-child{text-align:left}"
+             "pre{background:#f7f7f7;padding:0.6em}</style></head><body>",
+             f"<h1>Evaluation: {esc(str(report.get('label') or 'this run'))}</h1>",
+             "<pre>" + esc("\n".join(_config_lines(report))) + "</pre>"]
+    for title, rows in tables(report):
+        parts.append(f"<h2>{esc(title)}</h2><table>")
+        parts.append("<tr>" + "".join(f"<th>{esc(c)}</th>" for c in rows[0]) + "</tr>")
+        for row in rows[1:]:
+            parts.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>")
+        parts.append("</table>")
+    for title, png in pngs.items():
+        data = base64.b64encode(png).decode("ascii")
+        parts.append(f"<h2>{esc(title)}</h2><img alt='{esc(title)}' src='data:image/png;base64,{data}'>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_report(report_dir: str | os.PathLike, report: Mapping[str, Any],
+                 items: Iterable[Mapping[str, Any]] | None = None,
+                 extra_items: Mapping[str, Iterable[Mapping[str, Any]]] | None = None) -> Path:
+    """Write report.json, items.jsonl (and `<name>-items.jsonl` per extra), plots, report.md and
+    report.html into `report_dir`; returns the directory."""
+    out = Path(report_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(out / "report.json", json.dumps(report, indent=2, default=str) + "\n")
+    if items is not None:
+        atomic_write(out / "items.jsonl", "".join(json.dumps(item, default=str) + "\n" for item in items))
+    for name, rows in (extra_items or {}).items():
+        atomic_write(out / f"{name}-items.jsonl", "".join(json.dumps(item, default=str) + "\n" for item in rows))
+    pngs: dict[str, bytes] = {}
+    files: dict[str, str] = {}
+    for title, name, make in (("Sequence match by target length", "by-length.png", plot_by_length),
+                              ("pass@k", "pass-at-k.png", plot_pass_at_k),
+                              ("This run beside its baselines", "headline.png", plot_headline)):
+        try:
+            png = make(report)
+        except Exception as error:  # a plot must never cost the report
+            png = None
+            print(f"warning: plot {title!r} failed: {type(error).__name__}: {error}")
+        if png:
+            pngs[title] = png
+            files[title] = name
+            atomic_write(out / name, png)
+    images = files
+    atomic_write(out / "report.md", markdown(report, images))
+    atomic_write(out / "report.html", html_page(report, pngs))
+    return out

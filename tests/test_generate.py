@@ -1,0 +1,126 @@
+"""Generation API, selection, CLI and the interactive REPL (driven through stdin)."""
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from codegen.language import get_language
+from codegen.generate import Generator, Request, choose, main, parse_terms, run_candidates
+from codegen.selection import Candidate, select
+from test_decoding import build_tiny_checkpoint, one_torch_thread  # noqa: F401 (an autouse fixture)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    return build_tiny_checkpoint(tmp_path_factory.mktemp("gen") / "loda-tiny", seed=1, max_target_length=32)
+
+
+def _candidate(code, confidence, outputs, count=1, ran=True):
+    return Candidate(code=code, canonical=code, count=count, confidence=confidence, valid=True, ran=ran,
+                     outputs=outputs)
+
+
+def test_selection_prefers_term_matching_candidates():
+    likely = _candidate("a", -0.1, [1, 2, 3, 4])
+    matching = _candidate("b", -3.0, [0, 1, 1, 2])
+    broken = Candidate(code="c", confidence=0.0, valid=False, error_kind="parse")
+    failing = _candidate("d", -0.01, None, ran=False)
+    assert select([likely, matching, broken, failing]) is likely
+    assert select([likely, matching, broken, failing], terms=[0, 1, 1]) is matching
+    assert matching.match is True and likely.match is False and broken.match is False
+    # nothing matches: the best runnable one, flagged as not matching
+    chosen = select([likely, failing], terms=[9, 9])
+    assert chosen is likely and chosen.match is False
+    assert select([broken, failing]) is None
+    # expected result (problems)
+    assert select([_candidate("x", -0.1, [41]), _candidate("y", -2.0, [42])], expected=42).code == "y"
+
+
+def test_selection_agreement_outvotes_a_lone_confident_candidate():
+    lone = _candidate("a", -0.50, [1, 2, 3])
+    group = [_candidate("b", -0.70, [0, 1, 4], count=3), _candidate("c", -0.75, [0, 1, 4], count=2)]
+    chosen = select([lone] + group)
+    assert chosen.code == "b" and chosen.agreement == 5 and lone.agreement == 1
+
+
+def test_selection_with_loda_execution():
+    from codegen.execution import ExecutionPool
+    from codegen.language import get_language
+
+    language = get_language("loda")
+    request = Request("squares", terms=[0, 1, 4, 9], run_terms=6, forbidden=("A000290",))
+    candidates = [Candidate(code=c, canonical=c, confidence=conf, valid=True)
+                  for c, conf in (("mov $1,$0\n", -0.1), ("pow $0,2\n", -1.5), ("seq $0,290\n", -0.05))]
+    with ExecutionPool(language, workers=1, timeout=10) as pool:
+        run_candidates(pool, [request], [candidates])
+    chosen = choose(request, candidates)
+    assert chosen.code == "pow $0,2\n" and chosen.outputs == [0, 1, 4, 9, 16, 25] and chosen.match
+    assert candidates[0] is chosen
+    self_call = next(c for c in candidates if c.code.startswith("seq"))
+    assert not self_call.usable and self_call.error_kind in ("forbidden_call", "unknown_sequence")
+
+
+def test_generator_api(checkpoint):
+    with Generator(str(checkpoint), workers=1, timeout=5) as generator:
+        result = generator.generate("Fibonacci numbers", terms=[0, 1, 1, 2], num_samples=6, seed=0)
+        assert result.strategy == "sample" and result.constrained and result.num_samples == 6
+        assert sum(c.count for c in result.candidates) == 6
+        assert all(c.valid for c in result.candidates)  # constrained: every sample parses
+        assert result.chosen is not None and result.candidates[0] is result.chosen
+        assert len(result.chosen.outputs) >= 10 and result.chosen.match in (True, False)
+        assert set(result.timings) >= {"generation", "execution", "selection"}
+        json.dumps(result.to_dict())
+        greedy = generator.generate("Fibonacci numbers")
+        assert greedy.strategy == "greedy" and greedy.num_samples == 1 and greedy.chosen.match is None
+        beams = generator.generate("Powers of 2", num_samples=3, strategy="beam")
+        assert sum(c.count for c in beams.candidates) == 3
+
+
+def test_cli_without_checkpoint_explains_how_to_train(tmp_path, capsys):
+    assert main(["--checkpoint", str(tmp_path / "missing"), "Fibonacci numbers"]) == 1
+    err = capsys.readouterr().err
+    assert "python -m codegen.train --config configs/loda-tiny.yaml" in err and "--checkpoint" in err
+
+
+def test_cli_json(checkpoint, capsys):
+    code = main(["--checkpoint", str(checkpoint), "--json", "--terms", "0,1,4", "-k", "4", "--seed", "1",
+                 "--workers", "1", "--show-all", "Squares"])
+    out = json.loads(capsys.readouterr().out)
+    assert code in (0, 2)
+    assert out["terms"] == [0, 1, 4] and out["num_samples"] == 4 and len(out["candidates"]) >= 1
+    if out["chosen"]:
+        assert len(out["chosen"]["outputs"]) == 10 and out["chosen"]["canonical"]
+
+
+def test_parse_terms():
+    assert parse_terms("1, 1,2 3") == [1, 1, 2, 3]
+    assert parse_terms("") is None
+    with pytest.raises(ValueError):
+        parse_terms("1,x")
+
+
+def test_interactive_mode_through_stdin(checkpoint, monkeypatch, capsys):
+    """`--interactive` reads the piped stdin line by line (in-process: `python -m` would only add
+    the imports)."""
+    script = "\n".join([":help", ":terms 1,2,3", ":samples 8", ":count 5", "The positive integers",
+                        ":show all", ":samples 1", ":terms", "Powers of 2", ":bogus", ":quit",
+                        "never read"]) + "\n"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(script))
+    assert main(["--checkpoint", str(checkpoint), "--interactive", "--workers", "1", "--seed", "0"]) == 0
+    out = capsys.readouterr().out
+    assert ":terms 1,1,2,3" in out  # the help text
+    assert "terms: 1, 2, 3" in out and "samples: 8" in out and "show: all" in out and "terms: (none)" in out
+    assert out.count("; generation ") == 2  # both descriptions answered
+    first = out.split("samples: 8")[1].split("show: all")[0]
+    # a program (constrained: all 8 samples parse; the random model's best runnable one is shown)
+    # and its first 5 computed terms
+    terms_line = next(line for line in first.splitlines() if line.startswith("; terms: "))
+    assert len(terms_line[len("; terms: "):].split(", ")) == 5
+    assert first.splitlines()[2].split()[0] in get_language("loda").structural_tokens()  # after "count: 5"
+    assert "all 1 distinct candidate(s):" in out  # :show all on the second answer
+    assert "unknown command :bogus" in out
+    assert "never read" not in out
