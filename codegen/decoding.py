@@ -438,9 +438,10 @@ def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
 
 
 class HFBackend(DecodingBackend):
-    """`model.generate` with an optional `GrammarLogitsProcessor`; log-probabilities come from one
-    teacher-forced forward pass over the outputs (the raw model distribution: unconstrained,
-    untempered), which also makes them comparable across strategies."""
+    """`model.generate` with a `GrammarLogitsProcessor` (masking unless unconstrained). Log-
+    probabilities are the raw model distribution's (unconstrained, untempered, so comparable
+    across strategies), recorded from the scores seen while decoding; a teacher-forced forward
+    pass covers any output whose prefixes were not recorded."""
 
     name = "hf"
     supports_constraints = True
