@@ -188,6 +188,58 @@ def test_grammar_random_walks_detokenize_to_code():
     assert finished > 150
 
 
+def test_grammar_random_walks_have_numbers_in_range():
+    from languages.wat.errors import WatError
+    from languages.wat.validator import validate
+
+    grammar = WatGrammar()
+    rng = random.Random(7)
+    finished = 0
+    for _ in range(300):
+        state, tokens = grammar.start(), []
+        while len(tokens) < 300:
+            allowed = sorted(grammar.allowed(state))
+            if Grammar.END in allowed:
+                break
+            closers = [t for t in allowed if t in (")", "end")]
+            token = rng.choice(closers) if len(tokens) >= 60 and closers else rng.choice(allowed)
+            tokens.append(token)
+            state = grammar.advance(state, token)
+        if Grammar.END not in grammar.allowed(state):
+            continue
+        finished += 1
+        try:
+            validate(LANG.detokenize(tokens))
+        except WatError as error:
+            assert "out of range" not in str(error), (str(error), tokens)
+    assert finished > 100
+
+
+def _after(grammar: Grammar, tokens: list[str]):
+    state = grammar.start()
+    for token in ["(", "module", "(", "func"] + tokens:
+        state = grammar.advance(state, token)
+    return grammar.allowed(state)
+
+
+def test_grammar_bounds_long_numbers():
+    grammar = WatGrammar()
+    digits = set(T.DIGITS)
+    assert not digits & _after(grammar, ["i64.const", "+"] + ["d1"] * 19)  # 20 digits: never in range
+    assert not digits & _after(grammar, ["i64.const", "-"] + ["d1"] * 19)
+    assert "d0" not in _after(grammar, ["i64.const", "+"])  # no leading zero
+    assert digits <= _after(grammar, ["i64.const", "+"] + ["d1"] * 18)
+    max64 = [f"d{c}" for c in str(2**63 - 1)]
+    assert digits & _after(grammar, ["i64.const", "+"] + max64[:-1]) == {f"d{i}" for i in range(8)}
+    assert digits & _after(grammar, ["i64.const", "-"] + max64[:-1]) == {f"d{i}" for i in range(9)}
+    assert not digits & _after(grammar, ["i32.const", "+"] + ["d1"] * 10)
+    assert digits & _after(grammar, ["i32.const", "+"] + [f"d{c}" for c in "214748364"]) == {
+        f"d{i}" for i in range(8)}
+    assert not digits & _after(grammar, ["local.get", "+"] + ["d1"] * 10)  # u32 index
+    assert "d5" not in _after(grammar, ["local.get", "+"] + ["d4"] * 9)
+    assert not set(T.SUFFIXES) & _after(grammar, ["local.get", "$a"] + ["d1"] * 32)  # identifier length
+
+
 def test_grammar_states_are_hashable_and_memoised():
     grammar = WatGrammar()
     tokens = LANG.tokenize(PROGRAMS[0])

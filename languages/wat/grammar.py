@@ -14,13 +14,17 @@ instruction needs (a number after `i64.const`, an index after `local.get`, `call
 `offset=` / `align=` after loads and stores); flat `else` only inside a flat `if`,
 flat `end` only inside an open flat block, and a function or block closed only when
 its flat blocks are; a folded `if` with its `(then ...)` and an optional `(else ...)`;
-well-formed numbers (a sign then digits without a leading zero) and identifiers. So
+well-formed numbers (a sign then digits without a leading zero) within range
+(i64.const: -2^63..2^63-1, i32.const: -2^31..2^31-1, indices and offsets: u32,
+memory limits: <= 65536 pages, align=: 1/2/4/8 up to the access width) and identifiers
+(at most 32 suffix tokens). So
 every accepted sequence detokenizes without error. Types are not checked (wasmtime's
 validator does that). Every canonical program of the problem generator and of the LODA
 compiler is accepted.
 """
 from __future__ import annotations
 
+import re
 from typing import Hashable
 
 from codegen.language import Grammar
@@ -37,6 +41,7 @@ NONZERO = frozenset(T.DIGITS[1:])
 TYPES = frozenset({"i32", "i64"})
 STRINGS = frozenset(T.STRINGS)
 IDX_START = NAMES | UNUM_START
+PAGES_START = frozenset(t for t in UNUM_START if t == T.PLUS or int(t) <= 65536)
 OPEN, CLOSE = T.OPEN, T.CLOSE
 
 PLAIN = frozenset(T.INSTRUCTIONS) - {"else", "end"}
@@ -47,27 +52,54 @@ IDX_INSTRS = frozenset({"local.get", "local.set", "local.tee", "global.get", "gl
 MEM_INSTRS = frozenset(T.LOADS + T.STORES)
 BLOCK_CHAR = {"block": "b", "loop": "l", "if": "i"}
 
+# Range bounds (as decimal strings) of numbers spelled with a sign and digit tokens.
+I64_POS, I64_NEG = str(2**63 - 1), str(2**63)
+I32_POS, I32_NEG = str(2**31 - 1), str(2**31)
+U32 = str(2**32 - 1)
+MAX_PAGES = "65536"
+MAX_SUFFIX = 32  # suffix tokens after an identifier's name token
+ALIGNS = ("1", "2", "4", "8")
+
 _HEAD = ("HEAD",)
-_SUFX = ("SUFX",)
-_DIGS = ("DIGS",)
-_DIG1 = ("DIG1",)
+_SUFX = ("SUFX", 0)
 _CLOSE = ("CLOSE",)
 _STR = ("STR",)
 _IDX = ("IDX",)
-_UNUM = ("UNUM",)
+_UNUM = ("UNUM", U32)
 _BODY = ("SEQ", 6, "")
 
 
+def _natural_align(tok: str) -> str:
+    """Largest valid `align=` of a load / store (its access width in bytes)."""
+    width = re.search(r"(8|16|32)(_[su])?$", tok)
+    if width:
+        return str(int(width.group(1)) // 8)
+    return "4" if tok.startswith("i32") else "8"
+
+
 def _immediates(tok: str) -> tuple:
-    if tok in CONST_INSTRS:
-        return (("NUM",),)
+    if tok == "i64.const":
+        return (("NUM", I64_POS, I64_NEG),)
+    if tok == "i32.const":
+        return (("NUM", I32_POS, I32_NEG),)
     if tok in IDX_INSTRS:
         return (_IDX,)
     if tok == "br_table":
         return (("IDXS", 0),)
     if tok in MEM_INSTRS:
-        return (("MEMARG", 0),)
+        return (("MEMARG", 0, _natural_align(tok)),)
     return ()
+
+
+def _digits_allowed(n: int, cmp: int, bound: str) -> frozenset[str]:
+    """Digit tokens that may follow `n` digits (no leading zero) whose comparison with
+    `bound[:n]` is `cmp` (-1 less, 0 equal, 1 greater), keeping the value <= `bound`."""
+    last = len(bound) - 1
+    if n < last or (n == last and cmp < 0):
+        return DIGITS
+    if n == last and cmp == 0:
+        return frozenset(T.DIGITS[: int(bound[-1]) + 1])
+    return frozenset()
 
 
 def _fold_frames(head: str) -> tuple:
@@ -103,15 +135,18 @@ class WatGrammar(Grammar):
         if tag == "HEAD":
             return self._heads(rest)
         if tag == "DIGS":
-            return DIGITS | self.allowed(rest)
+            return _digits_allowed(top[1], top[2], top[3]) | self.allowed(rest)
         if tag == "SUFX":
-            return SUFFIXES | self.allowed(rest)
+            return (SUFFIXES if top[1] < MAX_SUFFIX else frozenset()) | self.allowed(rest)
         if tag == "NUM":
             return NUM_START
         if tag == "UNUM":
-            return UNUM_START
+            bound = int(top[1])
+            return {t for t in UNUM_START if t == T.PLUS or int(t) <= bound}
+        if tag == "ALIGN":
+            return {a for a in ALIGNS if int(a) <= int(top[1])}
         if tag == "DIG1":
-            return NONZERO
+            return NONZERO if len(top[1]) > 1 else frozenset(T.DIGITS[1: int(top[1]) + 1])
         if tag == "IDX":
             return IDX_START
         if tag == "IDXS":
@@ -156,8 +191,8 @@ class WatGrammar(Grammar):
         if tag == "MEM":
             phase = top[1]
             if phase == 0:
-                return NAMES | {OPEN} | UNUM_START
-            return ({OPEN} | UNUM_START, UNUM_START | {CLOSE}, {CLOSE})[phase - 1]
+                return NAMES | {OPEN} | PAGES_START
+            return ({OPEN} | PAGES_START, PAGES_START | {CLOSE}, {CLOSE})[phase - 1]
         if tag == "GLOB":
             return ({OPEN} | TYPES | NAMES) if top[1] == 0 else ({OPEN} | TYPES)
         if tag in ("EXPDESC", "IMPDESC"):
@@ -225,18 +260,33 @@ class WatGrammar(Grammar):
         tag = top[0]
         if tag == "HEAD":
             return self._open(rest, tok)
-        if tag in ("DIGS", "SUFX"):
-            if tok in (DIGITS if tag == "DIGS" else SUFFIXES):
-                return state
+        if tag == "SUFX":
+            if tok in SUFFIXES and top[1] < MAX_SUFFIX:
+                return rest + (("SUFX", top[1] + 1),)
             return self.advance(rest, tok)
-        if tag in ("NUM", "UNUM"):
-            return rest if tok not in (T.PLUS, T.MINUS) else rest + (_DIG1,)
+        if tag == "DIGS":
+            _, n, cmp, bound = top
+            if tok in _digits_allowed(n, cmp, bound):
+                if cmp == 0:
+                    cmp = (tok[1] > bound[n]) - (tok[1] < bound[n])
+                return rest + (("DIGS", n + 1, cmp, bound),)
+            return self.advance(rest, tok)
+        if tag == "NUM":
+            if tok == T.PLUS:
+                return rest + (("DIG1", top[1]),)
+            return rest + (("DIG1", top[2]),) if tok == T.MINUS else rest
+        if tag == "UNUM":
+            return rest + (("DIG1", top[1]),) if tok == T.PLUS else rest
+        if tag == "ALIGN":
+            return rest
         if tag == "DIG1":
-            return rest + (_DIGS,)
+            bound = top[1]
+            cmp = (tok[1] > bound[0]) - (tok[1] < bound[0])
+            return rest + (("DIGS", 1, cmp, bound),)
         if tag == "IDX":
             if tok in NAMES:
                 return rest + (_SUFX,)
-            return rest + (_DIG1,) if tok == T.PLUS else rest
+            return rest + (("DIG1", U32),) if tok == T.PLUS else rest
         if tag == "IDXS":
             if top[1] == 0 or tok in IDX_START:
                 return self.advance(rest + (("IDXS", 1), _IDX), tok)
@@ -245,9 +295,9 @@ class WatGrammar(Grammar):
             return rest
         if tag == "MEMARG":
             if tok == "offset=":
-                return rest + (("MEMARG", 1), _UNUM)
+                return rest + (("MEMARG", 1, top[2]), _UNUM)
             if tok == "align=":
-                return rest + (_UNUM,)
+                return rest + (("ALIGN", top[2]),)
             return self.advance(rest, tok)
         if tag == "BT":
             if tok in NAMES and top[1] == 0:
@@ -295,7 +345,7 @@ class WatGrammar(Grammar):
                 return rest
             if tok in NAMES:
                 return rest + (("MEM", 1), _SUFX)
-            return self.advance(rest + (("MEM", 2 if phase <= 1 else 3), _UNUM), tok)
+            return self.advance(rest + (("MEM", 2 if phase <= 1 else 3), ("UNUM", MAX_PAGES)), tok)
         if tag == "GLOB":
             if tok == OPEN:
                 return state + (_HEAD,)
