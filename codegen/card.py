@@ -92,7 +92,7 @@ def model_card(*, name: str, meta: Mapping[str, Any], config: Mapping[str, Any],
         "checkpoint = load_checkpoint('PATH')  # model, tokenizer, language, meta",
         "```",
         "",
-        "or `python -m codegen.generate --model PATH \"description\"`. Generated programs are validated and "
+        "or `python -m codegen.generate --checkpoint PATH \"description\"`. Generated programs are validated and "
         "executed before they are shown; the model's text alone is never the answer.",
         "",
         "Sequence names come from the OEIS (CC BY-SA 4.0); programs from loda-programs (Apache-2.0).",

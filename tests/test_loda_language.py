@@ -177,3 +177,22 @@ def test_execute(loda):
     assert not bad.ok and bad.error_kind == "parse"
     undefined = loda.execute("div $0,0\n", terms=2)
     assert not undefined.ok and undefined.error_kind
+
+
+def test_grammar_bounds_spelled_out_numbers():
+    """A decoder cannot spell a `seq` argument beyond 7 digits (no such A-number) nor a
+    cell index beyond 7 digits; both used to produce programs that could only fail."""
+    grammar = get_language("loda").grammar()
+    for prefix in (["seq", "$0", T.PLUS], ["mov", T.DIRECT_PREFIX]):
+        state = grammar.start()
+        for token in prefix:
+            state = grammar.advance(state, token)
+        state = grammar.advance(state, "d1")
+        for _ in range(6):
+            assert "d2" in grammar.allowed(state)
+            state = grammar.advance(state, "d2")
+        assert not set(T.DIGITS) & grammar.allowed(state)
+    # a seq argument of 7 digits still forms a program that parses
+    tokens = ["seq", "$0", T.PLUS] + ["d1"] * 7
+    assert grammar.accepts(tokens)
+    assert parse(get_language("loda").detokenize(tokens)).operations[0].source.value == 1111111

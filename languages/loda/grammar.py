@@ -6,8 +6,12 @@ accepts: only known operations, a cell as every target, a non-negative constant 
 when every loop is closed and at least one operation was emitted. Every program of the
 corpus is accepted.
 
-States are small tuples `(phase, depth, emitted, seq_source)`; `allowed` is memoised
-per state, so a decoding step costs one dict lookup.
+Spelled-out numbers are bounded, so that a decoder cannot wander into digits that can
+only fail: a `seq` argument has at most 7 digits (OEIS A-numbers), a cell index at most
+7, an offset at most 6, a constant at most 1156 (|c| < 2^3840, the overflow bound).
+
+States are small tuples `(phase, depth, emitted, seq_source, digits_left)`; `allowed` is
+memoised per state, so a decoding step costs one dict lookup.
 """
 from __future__ import annotations
 
@@ -18,6 +22,10 @@ from codegen.language import Grammar
 from . import tokens as T
 
 MAX_OPEN_LOOPS = 100
+SEQ_DIGITS = 7
+CELL_DIGITS = 7
+OFFSET_MAX_DIGITS = 6
+CONSTANT_DIGITS = 1156
 
 # phases
 START = 0  # nothing yet: `#offset` or the first operation
@@ -48,7 +56,7 @@ class LodaGrammar(Grammar):
         self._advance: dict[tuple[Hashable, str], Hashable] = {}
 
     def start(self) -> Hashable:
-        return (START, 0, False, False)
+        return (START, 0, False, False, 0)
 
     @staticmethod
     def _ops(depth: int) -> set[str]:
@@ -66,7 +74,8 @@ class LodaGrammar(Grammar):
         return allowed
 
     def _compute(self, state: Hashable) -> frozenset[str]:
-        phase, depth, emitted, seq = state  # type: ignore[misc]
+        phase, depth, emitted, seq, left = state  # type: ignore[misc]
+        digits = _DIGITS if left > 0 else frozenset()
         if phase == START:
             return frozenset(self._ops(0) | {T.OFFSET})
         if phase == OFFSET_VALUE:
@@ -74,17 +83,17 @@ class LodaGrammar(Grammar):
         if phase in (OFFSET_FIRST, TARGET_FIRST, SOURCE_FIRST):
             return _FIRST_DIGITS
         if phase == OFFSET_DIGITS:
-            return frozenset(_DIGITS | self._ops(0))
+            return frozenset(digits | self._ops(0))
         if phase == LINE:
             return frozenset(self._line(depth, emitted))
         if phase == TARGET:
             return _CELLS
         if phase == TARGET_DIGITS:
-            return frozenset(_DIGITS | (_SEQ_SOURCE if seq else _ANY_SOURCE))
+            return frozenset(digits | (_SEQ_SOURCE if seq else _ANY_SOURCE))
         if phase == SOURCE:
             return _SEQ_SOURCE if seq else _ANY_SOURCE
         if phase == SOURCE_DIGITS:
-            return frozenset(_DIGITS | self._line(depth, True))
+            return frozenset(digits | self._line(depth, True))
         if phase == DONE:
             return frozenset()
         raise ValueError(f"not a LODA grammar state: {state!r}")
@@ -97,45 +106,47 @@ class LodaGrammar(Grammar):
 
     def _op_state(self, token: str, depth: int) -> Hashable:
         if token == "lpe":
-            return (LINE, depth - 1, True, False)
+            return (LINE, depth - 1, True, False, 0)
         if token in T.NULLARY_OPS:
-            return (LINE, depth, True, False)
+            return (LINE, depth, True, False, 0)
         if token == "lpb":
             depth += 1  # the loop is open from here on
-        return (TARGET, depth, True, token == "seq")
+        return (TARGET, depth, True, token == "seq", 0)
 
     def _step(self, state: Hashable, token: str) -> Hashable:
-        phase, depth, emitted, seq = state  # type: ignore[misc]
+        phase, depth, emitted, seq, left = state  # type: ignore[misc]
         if phase == START:
             if token == T.OFFSET:
-                return (OFFSET_VALUE, 0, False, False)
+                return (OFFSET_VALUE, 0, False, False, 0)
             return self._op_state(token, 0)
         if phase == OFFSET_VALUE:
-            return (OFFSET_FIRST, 0, False, False) if token in (T.PLUS, T.MINUS) else (LINE, 0, False, False)
-        if phase == OFFSET_FIRST:
-            return (OFFSET_DIGITS, 0, False, False)
-        if phase == OFFSET_DIGITS:
-            return state if token in _DIGITS else self._op_state(token, 0)
+            if token in (T.PLUS, T.MINUS):
+                return (OFFSET_FIRST, 0, False, False, OFFSET_MAX_DIGITS)
+            return (LINE, 0, False, False, 0)
+        if phase in (OFFSET_FIRST, OFFSET_DIGITS):
+            if token in _DIGITS:
+                return (OFFSET_DIGITS, 0, False, False, left - 1)
+            return self._op_state(token, 0)
         if phase == LINE or (phase == SOURCE_DIGITS and token not in _DIGITS):
             if token == self.END:
-                return (DONE, 0, True, False)
+                return (DONE, 0, True, False, 0)
             return self._op_state(token, depth)
         if phase == TARGET:
             if token in (T.DIRECT_PREFIX, T.INDIRECT_PREFIX):
-                return (TARGET_FIRST, depth, emitted, seq)
-            return (SOURCE, depth, emitted, seq)
-        if phase == TARGET_FIRST:
-            return (TARGET_DIGITS, depth, emitted, seq)
-        if phase == TARGET_DIGITS and token in _DIGITS:
-            return state
+                return (TARGET_FIRST, depth, emitted, seq, CELL_DIGITS)
+            return (SOURCE, depth, emitted, seq, 0)
+        if phase in (TARGET_FIRST, TARGET_DIGITS) and token in _DIGITS:
+            return (TARGET_DIGITS, depth, emitted, seq, left - 1)
         if phase in (TARGET_DIGITS, SOURCE):
-            if token in (T.DIRECT_PREFIX, T.INDIRECT_PREFIX, T.PLUS, T.MINUS):
-                return (SOURCE_FIRST, depth, emitted, False)
-            return (LINE, depth, True, False)
-        if phase == SOURCE_FIRST:
-            return (SOURCE_DIGITS, depth, emitted, False)
-        if phase == SOURCE_DIGITS:
-            return state
+            if token in (T.DIRECT_PREFIX, T.INDIRECT_PREFIX):
+                limit = CELL_DIGITS
+            elif token in (T.PLUS, T.MINUS):
+                limit = SEQ_DIGITS if seq else CONSTANT_DIGITS
+            else:
+                return (LINE, depth, True, False, 0)
+            return (SOURCE_FIRST, depth, emitted, False, limit)
+        if phase in (SOURCE_FIRST, SOURCE_DIGITS):
+            return (SOURCE_DIGITS, depth, emitted, False, left - 1)
         raise ValueError(f"not a LODA grammar state: {state!r}")
 
     def advance(self, state: Hashable, token: str) -> Hashable:
