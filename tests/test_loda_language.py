@@ -196,3 +196,19 @@ def test_grammar_bounds_spelled_out_numbers():
     tokens = ["seq", "$0", T.PLUS] + ["d1"] * 7
     assert grammar.accepts(tokens)
     assert parse(get_language("loda").detokenize(tokens)).operations[0].source.value == 1111111
+
+
+def test_grammar_restricts_seq_to_known_programs():
+    from languages.loda.grammar import LodaGrammar
+
+    grammar = LodaGrammar(known_sequences=[45, 40, 1222, 290])
+    assert grammar.accepts(["seq", "$0", "45"])
+    assert not grammar.accepts(["seq", "$0", "46"])
+    assert grammar.accepts(["seq", "$0", T.PLUS, "d1", "d2", "d2", "d2"])
+    assert not grammar.accepts(["seq", "$0", T.PLUS, "d1", "d2", "d2"])  # 122: no such program
+    state = grammar.start()
+    for token in ["seq", "$0", T.PLUS, "d1", "d2"]:
+        state = grammar.advance(state, token)
+    assert grammar.allowed(state) & set(T.DIGITS) == {"d2"}
+    # other operands are not affected
+    assert grammar.accepts(["mov", "$0", T.PLUS, "d1", "d2", "d3", "d4", "d5"])

@@ -10,12 +10,16 @@ Spelled-out numbers are bounded, so that a decoder cannot wander into digits tha
 only fail: a `seq` argument has at most 7 digits (OEIS A-numbers), a cell index at most
 7, an offset at most 6, a constant at most 1156 (|c| < 2^3840, the overflow bound).
 
+Given the sequence numbers of a program library (`known_sequences`), a `seq` argument
+is restricted to them: digit by digit over their decimal prefixes, so a decoder can only
+call programs that exist.
+
 States are small tuples `(phase, depth, emitted, seq_source, digits_left)`; `allowed` is
 memoised per state, so a decoding step costs one dict lookup.
 """
 from __future__ import annotations
 
-from typing import Hashable
+from typing import Hashable, Iterable
 
 from codegen.language import Grammar
 
@@ -40,6 +44,7 @@ SOURCE = 8  # after the target
 SOURCE_FIRST = 9  # after `$`, `$$`, `+` or `-` of a long source
 SOURCE_DIGITS = 10
 DONE = 11  # after END
+SEQ_DIGITS_KNOWN = 12  # inside the digits of a `seq` argument restricted to known numbers
 
 _CELLS = frozenset(T.DIRECT + T.INDIRECT + (T.DIRECT_PREFIX, T.INDIRECT_PREFIX))
 _ANY_SOURCE = frozenset(_CELLS | set(T.CONSTANT_TOKENS) | {T.PLUS, T.MINUS})
@@ -51,9 +56,18 @@ _OPS_NO_LPE = frozenset(op for op in T.OPS if op != "lpe")
 
 
 class LodaGrammar(Grammar):
-    def __init__(self) -> None:
+    def __init__(self, known_sequences: Iterable[int] | None = None) -> None:
         self._allowed: dict[Hashable, frozenset[str]] = {}
         self._advance: dict[tuple[Hashable, str], Hashable] = {}
+        self._known: frozenset[str] | None = None
+        self._prefixes: frozenset[str] = frozenset()
+        self._seq_source = _SEQ_SOURCE
+        if known_sequences is not None:
+            known = frozenset(str(int(n)) for n in known_sequences if int(n) >= 0)
+            self._known = known
+            self._prefixes = frozenset(k[:i] for k in known for i in range(1, len(k) + 1))
+            single = {t for t in T.NONNEG_CONSTANT_TOKENS if t in known}
+            self._seq_source = frozenset(single | ({T.PLUS} if known - single else set()))
 
     def start(self) -> Hashable:
         return (START, 0, False, False, 0)
@@ -75,6 +89,9 @@ class LodaGrammar(Grammar):
 
     def _compute(self, state: Hashable) -> frozenset[str]:
         phase, depth, emitted, seq, left = state  # type: ignore[misc]
+        if phase == SEQ_DIGITS_KNOWN:  # `left` holds the digits so far
+            allowed = {d for d in T.DIGITS if left + d[1:] in self._prefixes}
+            return frozenset(allowed | self._line(depth, True) if left in self._known else allowed)
         digits = _DIGITS if left > 0 else frozenset()
         if phase == START:
             return frozenset(self._ops(0) | {T.OFFSET})
@@ -89,9 +106,9 @@ class LodaGrammar(Grammar):
         if phase == TARGET:
             return _CELLS
         if phase == TARGET_DIGITS:
-            return frozenset(digits | (_SEQ_SOURCE if seq else _ANY_SOURCE))
+            return frozenset(digits | (self._seq_source if seq else _ANY_SOURCE))
         if phase == SOURCE:
-            return _SEQ_SOURCE if seq else _ANY_SOURCE
+            return self._seq_source if seq else _ANY_SOURCE
         if phase == SOURCE_DIGITS:
             return frozenset(digits | self._line(depth, True))
         if phase == DONE:
@@ -127,7 +144,9 @@ class LodaGrammar(Grammar):
             if token in _DIGITS:
                 return (OFFSET_DIGITS, 0, False, False, left - 1)
             return self._op_state(token, 0)
-        if phase == LINE or (phase == SOURCE_DIGITS and token not in _DIGITS):
+        if phase == SEQ_DIGITS_KNOWN and token in _DIGITS:
+            return (SEQ_DIGITS_KNOWN, depth, emitted, False, left + token[1:])
+        if phase == LINE or (phase in (SOURCE_DIGITS, SEQ_DIGITS_KNOWN) and token not in _DIGITS):
             if token == self.END:
                 return (DONE, 0, True, False, 0)
             return self._op_state(token, depth)
@@ -141,6 +160,8 @@ class LodaGrammar(Grammar):
             if token in (T.DIRECT_PREFIX, T.INDIRECT_PREFIX):
                 limit = CELL_DIGITS
             elif token in (T.PLUS, T.MINUS):
+                if seq and self._known is not None:
+                    return (SEQ_DIGITS_KNOWN, depth, emitted, False, "")
                 limit = SEQ_DIGITS if seq else CONSTANT_DIGITS
             else:
                 return (LINE, depth, True, False, 0)

@@ -46,6 +46,7 @@ class LodaLanguage(Language):
     def __init__(self) -> None:
         self._grammar: LodaGrammar | None = None
         self._corpus: Corpus | None = None
+        self._grammar_key: int | None = None
         self._evaluators: dict[Any, Any] = {}
 
     # -- code -------------------------------------------------------------------------
@@ -75,8 +76,12 @@ class LodaLanguage(Language):
             raise CodeError(str(error), kind="tokens") from error
 
     def grammar(self) -> LodaGrammar:
-        if self._grammar is None:
-            self._grammar = LodaGrammar()
+        """With a corpus (set_corpus or $CODEGEN_LODA_CORPUS), `seq` may only call its programs."""
+        corpus = self.corpus()
+        key = id(corpus) if corpus is not None else None
+        if self._grammar is None or self._grammar_key != key:
+            self._grammar = LodaGrammar(corpus.records.keys() if corpus is not None else None)
+            self._grammar_key = key
         return self._grammar
 
     # -- execution --------------------------------------------------------------------
