@@ -20,7 +20,6 @@ import json
 import os
 import random
 import sys
-import tarfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,34 +78,15 @@ def target_from_record(record: Record) -> Target:
 
 # -- targets ----------------------------------------------------------------------------------
 
-def _program_files(path: Path) -> Iterator[tuple[str, str]]:
-    """(name, text) of every .asm file under a directory or inside a tarball."""
-    if path.is_dir():
-        for file in sorted(path.rglob("*.asm")):
-            yield str(file.relative_to(path)), file.read_text(errors="replace")
-        return
-    if not tarfile.is_tarfile(path):
-        if path.suffix == ".asm":
-            yield path.name, path.read_text(errors="replace")
-            return
-        raise ValueError(f"{path} is neither a directory, a tarball nor an .asm file")
-    with tarfile.open(path, "r:*") as tar:
-        for member in tar:
-            if member.isfile() and member.name.endswith(".asm"):
-                handle = tar.extractfile(member)
-                if handle is not None:
-                    yield member.name, handle.read().decode("utf-8", errors="replace")
-
-
 def load_program_targets(path: str | os.PathLike) -> tuple[list[Target], list[tuple[str, str]]]:
     """LODA programs of a directory / tarball as targets (name, header terms and offset from each
     file); returns (targets, skipped files with the reason)."""
-    from languages.loda.corpus import record_from_text
+    from languages.loda.corpus import iter_program_files, record_from_text
     from languages.loda.errors import LodaError
 
     targets: list[Target] = []
     skipped: list[tuple[str, str]] = []
-    for name, text in _program_files(Path(path)):
+    for name, text in iter_program_files(Path(path)):
         try:
             entry = record_from_text(text, name)
         except (LodaError, ValueError) as error:

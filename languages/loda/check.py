@@ -14,7 +14,6 @@ import os
 import random
 import re
 import sys
-import tarfile
 import tempfile
 import time
 from collections import Counter
@@ -22,7 +21,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from pathlib import Path
 
-from .corpus import Corpus, parse_sequence_id, sequence_id
+from .corpus import Corpus, iter_program_files, parse_sequence_id, sequence_id
 from .errors import LodaError
 from .parser import parse
 from .vm import Evaluator, Limits
@@ -94,21 +93,6 @@ def _external_task(name: str, text: str) -> Task:
     return Task(id=ident, expected=_header_terms(header), text=text, source=name)
 
 
-def _iter_external(path: Path):
-    if path.is_dir():
-        for file in sorted(path.rglob("*.asm")):
-            yield str(file), file.read_text(errors="replace")
-    elif path.is_file() and path.suffix == ".asm":
-        yield str(path), path.read_text(errors="replace")
-    else:
-        with tarfile.open(path, "r:*") as tar:
-            for member in tar:
-                if member.isfile() and member.name.endswith(".asm"):
-                    handle = tar.extractfile(member)
-                    if handle is not None:
-                        yield member.name, handle.read().decode("utf-8", errors="replace")
-
-
 def collect_tasks(corpus: Corpus, programs: str | os.PathLike | None = None, *, sample: int | None = None,
                   seed: int = 0, ids: list[str] | None = None) -> list[Task]:
     """The programs to check (only those listing terms), a seeded sample where asked."""
@@ -126,7 +110,7 @@ def collect_tasks(corpus: Corpus, programs: str | os.PathLike | None = None, *, 
         path = Path(programs)
         if not path.exists():
             raise FileNotFoundError(f"programs not found: {path}")
-        tasks = [task for task in (_external_task(n, t) for n, t in _iter_external(path)) if task.expected]
+        tasks = [task for task in (_external_task(n, t) for n, t in iter_program_files(path)) if task.expected]
         tasks.sort(key=lambda t: t.id)
     if ids:
         wanted = {sequence_id(parse_sequence_id(i)) for i in ids}

@@ -285,3 +285,24 @@ class Corpus:
             if record is not None:
                 stack.extend(record.calls)
         return seen
+
+
+def iter_program_files(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
+    """(name, text) of every .asm file under a directory, inside a tarball, or of one .asm file:
+    programs to check or evaluate that are not necessarily a corpus checkout."""
+    path = Path(path)
+    if path.is_dir():
+        for file in sorted(path.rglob("*.asm")):
+            yield str(file), file.read_text(errors="replace")
+        return
+    if path.is_file() and path.suffix == ".asm":
+        yield str(path), path.read_text(errors="replace")
+        return
+    if not path.is_file() or not tarfile.is_tarfile(path):
+        raise ValueError(f"{path} is neither a directory, a tarball nor an .asm file")
+    with tarfile.open(path, "r:*") as tar:
+        for member in tar:
+            if member.isfile() and member.name.endswith(".asm"):
+                handle = tar.extractfile(member)
+                if handle is not None:
+                    yield member.name, handle.read().decode("utf-8", errors="replace")
