@@ -31,16 +31,22 @@ def _limits(args):
     return Limits(max_steps=args.max_steps, max_memory=args.max_memory, timeout=args.timeout or None)
 
 
+def _parse_file(path: str):
+    """The parsed program, or None after printing why it could not be read or parsed."""
+    try:
+        return parse(_read(path), source=path)
+    except OSError as error:
+        print(f"error: cannot read {path}: {error.strerror or error}", file=sys.stderr)
+    except LodaError as error:
+        print(f"error: {error}", file=sys.stderr)
+    return None
+
+
 def cmd_eval(args) -> int:
     from .vm import Evaluator
 
-    try:
-        program = parse(_read(args.file), source=args.file)
-    except OSError as error:
-        print(f"error: cannot read {args.file}: {error.strerror or error}", file=sys.stderr)
-        return 1
-    except LodaError as error:
-        print(f"error: {error}", file=sys.stderr)
+    program = _parse_file(args.file)
+    if program is None:
         return 1
     library = None
     if program.calls():
@@ -64,13 +70,8 @@ def cmd_eval(args) -> int:
 
 
 def cmd_fmt(args) -> int:
-    try:
-        program = parse(_read(args.file), source=args.file)
-    except OSError as error:
-        print(f"error: cannot read {args.file}: {error.strerror or error}", file=sys.stderr)
-        return 1
-    except LodaError as error:
-        print(f"error: {error}", file=sys.stderr)
+    program = _parse_file(args.file)
+    if program is None:
         return 1
     sys.stdout.write(format_program(program))
     return 0
