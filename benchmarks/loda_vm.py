@@ -24,15 +24,10 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from languages.loda.check import collect_tasks  # noqa: E402
-from languages.loda.corpus import Corpus, resolve_corpus_path  # noqa: E402
+from languages.loda.corpus import Corpus, find_default_corpus, resolve_corpus_path  # noqa: E402
 from languages.loda.errors import LodaError  # noqa: E402
 from languages.loda.interpreter import Interpreter  # noqa: E402
 from languages.loda.vm import Evaluator, Limits  # noqa: E402
-
-
-def default_corpus() -> str | None:
-    candidates = sorted((REPO.parent / "shared" / "corpora").glob("loda-programs-*.tar.gz"))
-    return str(candidates[-1]) if candidates else None
 
 
 def measure(engine, program, count: int):
@@ -72,7 +67,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        corpus_path = resolve_corpus_path(args.corpus or default_corpus())
+        corpus_path = resolve_corpus_path(args.corpus or find_default_corpus())
     except FileNotFoundError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -2,12 +2,13 @@
 
     python benchmarks/wat_problems_eval.py --checkpoint checkpoints/wat-t5-tiny
         [--count 500] [--seed 20261122] [--levels 1,2,3,4,5]
-        [--train-count 10000] [--train-seed 0] [--bar-levels 1,2,3] [--bar 0.95]
+        [--train-count N] [--train-seed S] [--bar-levels 1,2,3] [--bar 0.95]
         [--out benchmarks/results/wat_problems_eval.json] [--markdown PATH]
 
 The held-out set: `generate_problems(M, seed)` with a seed the training data does not use
-(the "wat-problems" recipe is `generate_problems(train_count, train_seed)`: 10,000 problems
-with seed 0, all levels), keeping the first `count` problems whose text (exact, and
+(the "wat-problems" recipe is `generate_problems(count, seed)` with the count and seed of the
+checkpoint's train_config.yaml, `data.recipe_options`: 60,000 problems with seed 0, all levels,
+for the shipped model), keeping the first `count` problems whose text (exact, and
 normalised as in the data leakage guard) does NOT occur among the training recipe's problems
 (any split). So no held-out text was ever seen in training. Levels are drawn uniformly.
 
@@ -68,6 +69,18 @@ def held_out_problems(count: int, seed: int, levels: Sequence[int], train_count:
     return kept, info
 
 
+def training_recipe(checkpoint: Path) -> dict[str, Any]:
+    """The wat-problems options the checkpoint was trained with (its train_config.yaml), so that
+    the held-out set excludes exactly the problems it saw."""
+    path = checkpoint / "train_config.yaml"
+    if not path.exists():
+        return {}
+    import yaml
+
+    config = yaml.safe_load(path.read_text()) or {}
+    return dict(((config.get("data") or {}).get("recipe_options") or {}).get("wat-problems") or {})
+
+
 def rate(values: list[bool]) -> float | None:
     return round(sum(values) / len(values), 4) if values else None
 
@@ -108,8 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=500)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--levels", default="1,2,3,4,5")
-    parser.add_argument("--train-count", type=int, default=10_000, help="problems of the training recipe")
-    parser.add_argument("--train-seed", type=int, default=0, help="seed of the training recipe")
+    parser.add_argument("--train-count", type=int, help="problems of the training recipe (default: read from "
+                        "the checkpoint's train_config.yaml, data.recipe_options.wat-problems.count, else 10000)")
+    parser.add_argument("--train-seed", type=int, help="seed of the training recipe (default: from the "
+                        "checkpoint's train_config.yaml, else 0)")
     parser.add_argument("--bar-levels", default="1,2,3")
     parser.add_argument("--bar", type=float, default=0.95)
     parser.add_argument("--batch", type=int, default=64, help="problems decoded together")
@@ -124,10 +139,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     from codegen.generate import Generator, Request
 
+    recipe = training_recipe(Path(args.checkpoint))
+    train_count = args.train_count if args.train_count is not None else int(recipe.get("count", 10_000))
+    train_seed = args.train_seed if args.train_seed is not None else int(recipe.get("seed", 0))
     levels = [int(x) for x in args.levels.split(",") if x.strip()]
     bar_levels = [int(x) for x in args.bar_levels.split(",") if x.strip()]
     started = time.time()
-    problems, info = held_out_problems(args.count, args.seed, levels, args.train_count, args.train_seed)
+    problems, info = held_out_problems(args.count, args.seed, levels, train_count, train_seed)
     print(f"held-out: {len(problems)} problems (seed {args.seed}; {info['dropped_as_seen_in_training']} drawn "
           f"problems dropped because their text is in the training recipe)", file=sys.stderr, flush=True)
     items: list[dict[str, Any]] = []

@@ -33,18 +33,13 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from languages.loda.corpus import Corpus, resolve_corpus_path  # noqa: E402
+from languages.loda.corpus import Corpus, find_default_corpus, resolve_corpus_path  # noqa: E402
 from languages.loda.errors import LodaError  # noqa: E402
 from languages.loda.vm import Evaluator, Limits  # noqa: E402
 from languages.wat.compiler import UnsupportedProgram, compile_program  # noqa: E402
 from languages.wat.errors import WatError  # noqa: E402
 from languages.wat.oeis import DEFAULT_LIMITS, _sample, error_kind, fits_i64  # noqa: E402
 from languages.wat.runner import Sandbox  # noqa: E402
-
-
-def default_corpus() -> str | None:
-    candidates = sorted((REPO.parent / "shared" / "corpora").glob("loda-programs-*.tar.gz"))
-    return str(candidates[-1]) if candidates else None
 
 
 class Clock:
@@ -101,7 +96,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        corpus_path = resolve_corpus_path(args.corpus or default_corpus())
+        corpus_path = resolve_corpus_path(args.corpus or find_default_corpus())
     except FileNotFoundError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -52,6 +52,8 @@ SCHEMA: dict[str, Any] = {
         "max_source_length": (int,), "max_target_length": (int,), "num_proc": (int,),
         "curriculum": (str, type(None)), "curriculum_stages": (int,), "train_limit": (int, type(None)),
         "eval_limit": (int, type(None)), "include_denied": (bool,), "cache_dir": (str, type(None)),
+        # per-recipe keyword options, e.g. {"wat-problems": {"count": 60000}}
+        "recipe_options": (dict, type(None)),
     },
     "training": {
         "torch_threads": (int, str, type(None)), "group_by_length": (bool,), "bf16": (bool, str), "fp16": (bool, str),
@@ -179,6 +181,18 @@ def validate(config: Mapping[str, Any], source: str = "<config>") -> dict[str, A
     if unknown:
         raise ConfigError(f"{source}: field 'recipes': {unknown} not recipes of {language.name!r} "
                           f"(known: {sorted(language.recipes)})")
+    for recipe, options in (data.get("recipe_options") or {}).items():
+        if recipe not in config["recipes"]:
+            raise ConfigError(f"{source}: field 'data.recipe_options.{recipe}': not one of this config's "
+                              f"recipes {list(config['recipes'])}")
+        if not isinstance(options, Mapping):
+            raise ConfigError(f"{source}: field 'data.recipe_options.{recipe}': expected a mapping of "
+                              f"options, got {options!r}")
+        accepted = language.recipe_parameters(recipe)
+        for name in options:
+            if accepted is not None and name not in accepted:
+                raise ConfigError(f"{source}: field 'data.recipe_options.{recipe}.{name}' is unknown "
+                                  f"(options of {recipe!r}: {sorted(accepted)})")
     return dict(config)
 
 

@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from .execution import DEFAULT_TIMEOUT, ExecutionPool, ExecutionTask
 from .language import CodeError, Language, get_language
+from .model import META_FILE  # codegen.model imports torch/transformers lazily
 from .prompts import make_prompt
 from .selection import Candidate, select
 
@@ -43,16 +44,28 @@ def default_checkpoint(lang: str = "loda") -> str:
 
 def resolve_checkpoint(path: str | os.PathLike) -> Path:
     """`path` as given, else relative to the repository (so the shipped default works from anywhere).
-    Raises FileNotFoundError with instructions when neither exists."""
+
+    Raises FileNotFoundError naming the path when neither is a directory, or when the directory is
+    not a checkpoint (no config.json, or no codegen.json in it or in its parent run directory, where
+    `load_checkpoint` looks for it). Only the file system is read, so the CLIs report a wrong
+    --checkpoint at once instead of after the seconds it takes to import torch and transformers."""
     candidate = Path(path).expanduser()
-    if candidate.is_dir():
-        return candidate
-    if not candidate.is_absolute() and (REPO / candidate).is_dir():
-        return REPO / candidate
-    raise FileNotFoundError(
-        f"no checkpoint at {path}. Train one with\n"
-        f"  python -m codegen.train --config configs/loda-tiny.yaml --corpus PATH --output-dir {path}\n"
-        f"or pass --checkpoint DIR (a directory written by codegen.train).")
+    if not candidate.is_dir() and not candidate.is_absolute() and (REPO / candidate).is_dir():
+        candidate = REPO / candidate
+    if not candidate.is_dir():
+        raise FileNotFoundError(
+            f"no checkpoint at {path}. Train one with\n"
+            f"  python -m codegen.train --config configs/loda-tiny.yaml --corpus PATH --output-dir {path}\n"
+            f"or pass --checkpoint DIR (a directory written by codegen.train).")
+    if not (candidate / "config.json").is_file():
+        raise FileNotFoundError(
+            f"{candidate} is not a model checkpoint (no config.json): pass --checkpoint DIR, "
+            f"a directory written by codegen.train or one of its checkpoint-N/ folders.")
+    if not any((folder / META_FILE).is_file() for folder in (candidate, candidate.parent)):
+        raise FileNotFoundError(
+            f"{candidate} has no {META_FILE} (in it or its parent): not a codegen checkpoint; "
+            f"pass --checkpoint DIR, a directory written by codegen.train.")
+    return candidate
 
 
 @dataclass

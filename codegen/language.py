@@ -121,6 +121,17 @@ class Language(abc.ABC):
     def grammar(self) -> Grammar:
         ...
 
+    def recipe_parameters(self, recipe: str) -> set[str]:
+        """Names of the keyword options a recipe takes (`data.recipe_options` in a config is
+        checked against them, so a misspelt option is an error rather than silently ignored)."""
+        import inspect
+
+        if recipe not in self.recipes:
+            raise KeyError(f"language {self.name!r} has no recipe {recipe!r}; known: {sorted(self.recipes)}")
+        parameters = inspect.signature(getattr(self, self.recipes[recipe])).parameters.values()
+        return {p.name for p in parameters if p.name != "corpus"
+                and p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)}
+
     def records(self, recipe: str, corpus: str | None = None, **options: Any) -> Iterator[Record]:
         """Records of one corpus recipe (see `recipes`)."""
         if recipe not in self.recipes:

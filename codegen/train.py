@@ -225,11 +225,12 @@ def run(config: dict[str, Any], *, corpus: str | None, output_dir: str, resume: 
         log=print) -> dict[str, Any]:
     import torch
 
-    from .card import loss_points, model_card, plot_losses
+    from .card import TrainingClock, loss_points, model_card, plot_losses
     from .data import build_dataset
     from .model import build_model, count_parameters, merge_lora, write_meta
 
     started = time.time()
+    clock = TrainingClock(started)  # this session's wall time, plus the earlier ones a resumed checkpoint recorded
     threads = config["training"].get("torch_threads")
     if threads == "auto":
         threads = auto_threads() if not torch.cuda.is_available() else None
@@ -237,7 +238,8 @@ def run(config: dict[str, Any], *, corpus: str | None, output_dir: str, resume: 
         torch.set_num_threads(int(threads))
     tokenizer = prepare_tokenizer(config)
     data_cfg = config["data"]
-    options = {"terms_count": config.get("terms_count", 8), "include_denied": data_cfg.get("include_denied", False)}
+    options = {"terms_count": config.get("terms_count", 8), "include_denied": data_cfg.get("include_denied", False),
+               "recipe_options": data_cfg.get("recipe_options") or {}}
     # arguments first: in a distributed run the main process builds (and caches) the data
     # while the others wait, then they read the cache
     args = training_arguments(config, output_dir, has_eval=(data_cfg.get("eval_limit") != 0))
@@ -264,7 +266,7 @@ def run(config: dict[str, Any], *, corpus: str | None, output_dir: str, resume: 
     parameters = count_parameters(model)
     trainer = _trainer_class()(
         model=model, args=args, data_collator=_Collator(tokenizer), train_dataset=train_set, eval_dataset=eval_set,
-        processing_class=tokenizer)
+        processing_class=tokenizer, callbacks=[clock])
     checkpoint = None
     if resume:
         checkpoint = last_complete_checkpoint(output_dir)
@@ -295,7 +297,7 @@ def run(config: dict[str, Any], *, corpus: str | None, output_dir: str, resume: 
         "loss_last": train_points[-1][1] if train_points else None,
         "eval_loss": eval_loss,
         "output_dir": str(output_dir),
-        "wall_seconds": round(time.time() - started, 1),
+        **clock.summary(),  # wall_seconds (this session), wall_seconds_total, sessions
         "train_runtime": round(runtime, 2),
         "samples_this_process": trainer.samples_seen,
         "device": str(args.device) + ("" if torch.cuda.is_available() else f" ({torch.get_num_threads()} threads)"),
@@ -324,7 +326,8 @@ def run(config: dict[str, Any], *, corpus: str | None, output_dir: str, resume: 
             "records": getattr(dataset, "full_sizes", None),
             "vocab_size": len(tokenizer), "parameters": parameters, "config_file": config.get("_source"),
             "loss_first": results["loss_first"], "loss_last": results["loss_last"], "eval_loss": eval_loss,
-            "wall_seconds": results["wall_seconds"], "leakage": getattr(dataset, "leakage_report", None),
+            "wall_seconds": results["wall_seconds"], "wall_seconds_total": results["wall_seconds_total"],
+            "sessions": results["sessions"], "leakage": getattr(dataset, "leakage_report", None),
         }
         write_meta(out, meta)
         import yaml
@@ -376,7 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if os.environ.get("LOCAL_RANK") in (None, "0"):
         print(json.dumps({k: results[k] for k in ("steps", "train_samples_per_second", "train_tokens_per_second",
                                                    "loss_first", "loss_last", "output_dir", "eval_loss",
-                                                   "wall_seconds")}), flush=True)
+                                                   "wall_seconds", "wall_seconds_total", "sessions")}), flush=True)
     return 0
 
 

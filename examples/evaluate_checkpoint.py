@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -23,18 +22,13 @@ sys.path.insert(0, str(REPO))  # run from a checkout without installing
 from codegen import evaluate  # noqa: E402
 from codegen.generate import DEFAULT_CHECKPOINT  # noqa: E402
 from codegen.reports import load_report  # noqa: E402
-
-
-def default_corpus() -> str | None:
-    """$CODEGEN_LODA_CORPUS, else a loda-programs tarball in ../shared/corpora beside the checkout."""
-    found = sorted((REPO.parent / "shared" / "corpora").glob("loda-programs-*.tar.gz"))
-    return os.environ.get("CODEGEN_LODA_CORPUS") or (str(found[-1]) if found else None)
+from languages.loda.corpus import find_default_corpus  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT, help=f"model dir (default {DEFAULT_CHECKPOINT})")
-    parser.add_argument("--corpus", default=default_corpus(), help="LODA corpus (default: %(default)s)")
+    parser.add_argument("--corpus", default=find_default_corpus(), help="LODA corpus (default: %(default)s)")
     parser.add_argument("--limit", type=int, default=8, help="test targets, a seeded random subset (default 8)")
     parser.add_argument("--num-samples", type=int, default=1, help="candidates per target (1: greedy)")
     parser.add_argument("--with-terms", type=int, metavar="M", help="give the first M terms to prompt and selection")
@@ -45,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     command = ["--checkpoint", args.checkpoint, "--split", "test", "--limit", str(args.limit),
                "--num-samples", str(args.num_samples), "--report-dir", str(report_dir), "--no-progress"]
     if args.corpus:
-        command += ["--corpus", args.corpus]
+        command += ["--corpus", str(args.corpus)]  # the default is a Path
     if args.with_terms:
         command += ["--with-terms", str(args.with_terms)]
     print("python -m codegen.evaluate " + " ".join(command) + "\n")

@@ -8,21 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from languages.loda.corpus import find_default_corpus
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 
 
-def find_corpus() -> Path | None:
-    env = os.environ.get("CODEGEN_LODA_CORPUS")
-    if env and Path(env).exists():
-        return Path(env)
-    candidates = sorted((SHARED / "corpora").glob("loda-programs-*.tar.gz"))
-    return candidates[-1] if candidates else None
-
-
 @pytest.fixture(scope="session")
 def corpus_path() -> Path:
-    path = find_corpus()
+    path = find_default_corpus()
     if path is None:
         message = "LODA corpus not found: expected ../shared/corpora/loda-programs-*.tar.gz or $CODEGEN_LODA_CORPUS"
         if os.environ.get("CI", "").lower() == "true":

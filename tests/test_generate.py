@@ -3,15 +3,18 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from codegen.language import get_language
-from codegen.generate import Generator, Request, choose, main, parse_terms, run_candidates
+from codegen.generate import Generator, Request, choose, main, parse_terms, resolve_checkpoint, run_candidates
 from codegen.selection import Candidate, select
 from test_decoding import build_tiny_checkpoint, one_torch_thread  # noqa: F401 (an autouse fixture)
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +87,36 @@ def test_cli_without_checkpoint_explains_how_to_train(tmp_path, capsys):
     assert main(["--checkpoint", str(tmp_path / "missing"), "Fibonacci numbers"]) == 1
     err = capsys.readouterr().err
     assert "python -m codegen.train --config configs/loda-tiny.yaml" in err and "--checkpoint" in err
+
+
+@pytest.mark.parametrize("layout, reason", [("missing", "no checkpoint at"), ("file", "no checkpoint at"),
+                                            ("empty", "no config.json"), ("no-meta", "no codegen.json")])
+def test_cli_rejects_a_wrong_checkpoint_before_importing_torch(tmp_path, layout, reason):
+    """A wrong --checkpoint is reported from the file system alone: exit 1, the path named, and
+    neither torch nor transformers imported (their import is what made the error take seconds)."""
+    path = tmp_path / "model"
+    if layout == "file":
+        path.write_text("not a directory")
+    elif layout != "missing":
+        path.mkdir()
+    if layout == "no-meta":
+        (path / "config.json").write_text("{}")
+    script = ("import sys\n"
+              "from codegen.generate import main\n"
+              f"code = main(['--checkpoint', {str(path)!r}, 'Fibonacci numbers'])\n"
+              "print(code, 'torch' in sys.modules, 'transformers' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["1", "False", "False"], done.stdout + done.stderr
+    assert str(path) in done.stderr and reason in done.stderr and "Traceback" not in done.stderr
+
+
+def test_resolve_checkpoint_accepts_a_trainer_subcheckpoint(tmp_path):
+    """checkpoint-N/ of a run has the model's config.json; its codegen.json is the run directory's."""
+    run = tmp_path / "run"
+    (run / "checkpoint-20").mkdir(parents=True)
+    (run / "checkpoint-20" / "config.json").write_text("{}")
+    (run / "codegen.json").write_text("{}")
+    assert resolve_checkpoint(run / "checkpoint-20") == run / "checkpoint-20"
 
 
 def test_cli_json(checkpoint, capsys):

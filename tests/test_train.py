@@ -41,8 +41,10 @@ def test_config_loads_presets():
     config = load_config(REPO / "configs" / "loda-tiny.yaml", ["--training.learning_rate", "3e-4", "--d_model", "64"])
     assert config["training"]["learning_rate"] == 3e-4 and config["model"]["d_model"] == 64
     assert config["recipes"] == ["loda", "loda-terms"]
-    for name in ("loda-small.yaml", "codet5-small.yaml"):
+    for name in ("loda-small.yaml", "codet5-small.yaml", "loda-tiny-short.yaml"):
         assert load_config(REPO / "configs" / name)["language"] == "loda"
+    wat = load_config(REPO / "configs" / "wat-tiny.yaml")
+    assert wat["data"]["recipe_options"]["wat-oeis"] == {"max_instructions": 8, "calls": False}
 
 
 @pytest.mark.parametrize("mutate, field", [
@@ -52,6 +54,9 @@ def test_config_loads_presets():
     (lambda c: c.pop("language"), "language"),
     (lambda c: c["training"].update(per_device_train_batch_size=0), "training.per_device_train_batch_size"),
     (lambda c: c["model"].update(lora={"r": "x"}), "model.lora.r"),
+    (lambda c: c["data"].update(recipe_options={"loda": {"include_denid": True}}), "data.recipe_options.loda.include_denid"),
+    (lambda c: c["data"].update(recipe_options={"wat-problems": {"count": 5}}), "data.recipe_options.wat-problems"),
+    (lambda c: c["data"].update(recipe_options={"loda": 3}), "data.recipe_options.loda"),
 ])
 def test_config_errors_name_file_and_field(tmp_path, mutate, field):
     config = json.loads(json.dumps(TINY))

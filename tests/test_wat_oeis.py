@@ -91,6 +91,30 @@ def test_oeis_records(corpus):
         assert run_terms(record.code, record.offset, len(record.terms)) == record.terms
 
 
+def test_oeis_records_short_self_contained(corpus):
+    """`max_instructions` / `calls=False` select before compiling: every record kept is short and
+    calls nothing, and nothing that qualifies (and compiles) is lost."""
+    from languages.wat.oeis import instruction_count
+
+    records = list(oeis_records(corpus, sample=300, seed=4, terms=6, progress=False, max_instructions=6,
+                                calls=False))
+    everything = list(oeis_records(corpus, sample=300, seed=4, terms=6, progress=False))
+    assert records, "the sample holds short self-contained programs"
+    for record in records:
+        source = corpus.records[int(record.id[1:])]
+        assert not source.calls and instruction_count(source.code) <= 6
+    expected = [r.id for r in everything
+                if not corpus.records[int(r.id[1:])].calls and instruction_count(corpus.records[int(r.id[1:])].code) <= 6]
+    assert [r.id for r in records] == expected
+    assert len(records) < len(everything)
+
+
+def test_instruction_count_ignores_comments_and_blanks():
+    from languages.wat.oeis import instruction_count
+
+    assert instruction_count("; A000045\n#offset 1\n\nmov $1,1 ; one\nlpb $0\n  sub $0,1\nlpe\n") == 4
+
+
 def _cli():
     from languages.wat import loda_cli
 

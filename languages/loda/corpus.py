@@ -24,6 +24,8 @@ from .parser import parse
 from .program import Program
 
 CORPUS_ENV = "CODEGEN_LODA_CORPUS"
+# where the project keeps its corpus snapshots: shared/corpora beside the repository checkout
+SHARED_CORPORA = Path(__file__).resolve().parents[3] / "shared" / "corpora"
 CACHE_ENV = "CODEGEN_CACHE_DIR"
 _CACHE_VERSION = 1
 _ASM_NAME = re.compile(r"(?:^|/)oeis/(\d{3})/A(\d{6,})\.asm\Z")
@@ -169,6 +171,18 @@ def resolve_corpus_path(path: str | os.PathLike | None = None) -> Path:
     if resolved.is_dir() and not (resolved / "oeis").is_dir():
         raise FileNotFoundError(f"{resolved} is not a loda-programs checkout (no oeis/ folder)")
     return resolved
+
+
+def find_default_corpus() -> Path | None:
+    """The corpus to use when none is given: $CODEGEN_LODA_CORPUS where it names an existing path,
+    else a loda-programs-*.tar.gz in SHARED_CORPORA (the last by name when there are several);
+    None when neither exists. Scripts and tests pass the result on to `resolve_corpus_path`, or skip
+    where it is None; this is their one copy of the lookup."""
+    env = os.environ.get(CORPUS_ENV)
+    if env and Path(env).expanduser().exists():
+        return Path(env).expanduser()
+    found = sorted(SHARED_CORPORA.glob("loda-programs-*.tar.gz"))
+    return found[-1] if found else None
 
 
 def default_cache_dir() -> Path:

@@ -128,6 +128,13 @@ class WatLanguage(Language):
             yield Record(id=p.id, prompt=make_prompt(self.name, p.text), code=p.wat, expected=p.answer,
                          meta={"level": p.level, "kind": p.kind, "text": p.text, "recipe": "wat-problems"})
 
+    def recipe_parameters(self, recipe: str) -> set[str]:
+        if recipe == "wat-oeis":  # a thin wrapper: the options are those of oeis.oeis_records
+            from . import oeis
+
+            return set(inspect.signature(oeis.oeis_records).parameters) - {"corpus"}
+        return super().recipe_parameters(recipe)
+
     def oeis_records(self, corpus: Any, **options: Any) -> Iterator[Record]:
         """LODA programs compiled to WAT: delegates to `languages.wat.oeis.oeis_records`
         (options it does not take, like `include_denied`, are dropped)."""

@@ -34,6 +34,17 @@ def load_corpus(corpus: Any, progress: bool = False) -> Corpus:
     return Corpus.load(corpus, progress=progress)
 
 
+def instruction_count(code: str) -> int:
+    """Instructions in a LODA program text (lines that are neither blank nor comments), without
+    parsing it."""
+    count = 0
+    for line in code.splitlines():
+        line = line.split(";", 1)[0].strip()
+        if line and not line.startswith("#"):
+            count += 1
+    return count
+
+
 def fits_i64(value: int) -> bool:
     return I64_MIN <= value <= I64_MAX
 
@@ -144,17 +155,26 @@ def check_loda(corpus: Any, *, sample: int | None = None, seed: int = 0, terms: 
 
 def oeis_records(corpus: Any, *, terms: int = 10, sample: int | None = None, seed: int = 0,
                  progress: bool = True, limits: RunLimits | None = None,
-                 cell_limit: int = DEFAULT_CELL_LIMIT) -> Iterator[Record]:
+                 cell_limit: int = DEFAULT_CELL_LIMIT, max_instructions: int | None = None,
+                 calls: bool = True) -> Iterator[Record]:
     """One `Record` per corpus program that compiles and that wasmtime verifies:
     id = "A000045", prompt = the sequence name, code = canonical WAT, terms = the first
     `terms` header terms that fit in i64 (the leading run of them; at least one), offset,
     meta = {"loda_id": the program's id, "calls": ids of the sequences it calls}.
-    A pair is kept only if the module reproduces all those terms."""
+    A pair is kept only if the module reproduces all those terms.
+
+    `max_instructions` and `calls=False` select short, self-contained programs before anything
+    is compiled: most compiled modules are far longer than a small model's target length, and
+    filtering first spares compiling and running the whole corpus (~40 min) to drop them."""
     corpus = load_corpus(corpus, progress)
     numbers = _sample(corpus, sample, seed)
     for number in _progress(numbers, len(numbers), "oeis->wat", progress):
         record = corpus.records[number]
         if record.denied or not record.name:
+            continue
+        if not calls and record.calls:
+            continue
+        if max_instructions is not None and instruction_count(record.code) > max_instructions:
             continue
         fitting: list[int] = []
         for value in record.terms[:terms]:
