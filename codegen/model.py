@@ -12,6 +12,7 @@ from the parent run directory when they lack one.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -145,4 +146,8 @@ def load_checkpoint(path: str | Path, *, device: str | None = None, dtype=None) 
 
 
 def write_meta(path: str | Path, meta: Mapping[str, Any]) -> None:
-    Path(path, META_FILE).write_text(json.dumps(dict(meta), indent=1, sort_keys=True, default=str) + "\n")
+    """codegen.json, written to a temporary file and renamed: a reader never sees half of it."""
+    target = Path(path, META_FILE)
+    temporary = target.with_name(f".{META_FILE}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(dict(meta), indent=1, sort_keys=True, default=str) + "\n")
+    os.replace(temporary, target)

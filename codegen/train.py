@@ -267,6 +267,27 @@ def run(config: dict[str, Any], *, corpus: str | None, output_dir: str, resume: 
     trainer = _trainer_class()(
         model=model, args=args, data_collator=_Collator(tokenizer), train_dataset=train_set, eval_dataset=eval_set,
         processing_class=tokenizer, callbacks=[clock])
+    corpus_name, corpus_hash = "", ""
+    try:
+        from .data import _corpus_key
+
+        corpus_name, corpus_hash = _corpus_key(corpus)
+    except (FileNotFoundError, OSError):
+        pass
+    meta = {
+        "language": config["language"], "recipes": list(config["recipes"]),
+        "terms_in_prompt": config.get("terms_count", 8) if any(r.endswith("-terms") for r in config["recipes"])
+        else 0,
+        "max_source_length": data_cfg["max_source_length"], "max_target_length": data_cfg["max_target_length"],
+        "corpus": corpus_name, "corpus_hash": corpus_hash, "records": getattr(dataset, "full_sizes", None),
+        "vocab_size": len(tokenizer), "parameters": parameters, "config_file": config.get("_source"),
+        "leakage": getattr(dataset, "leakage_report", None),
+    }
+    if trainer.is_world_process_zero():
+        # a run in progress already has its meta, so its checkpoint-N/ folders (which read the run's
+        # codegen.json) can be evaluated and generated with while it trains
+        Path(output_dir).mkdir(parents=True, exist_ok=True)
+        write_meta(output_dir, {**meta, "steps": None, "in_progress": True})
     checkpoint = None
     if resume:
         checkpoint = last_complete_checkpoint(output_dir)
@@ -310,25 +331,11 @@ def run(config: dict[str, Any], *, corpus: str | None, output_dir: str, resume: 
         from .tokenizer import save_tokenizer
 
         save_tokenizer(tokenizer, out)
-        corpus_name, corpus_hash = "", ""
-        try:
-            from .data import _corpus_key
-
-            corpus_name, corpus_hash = _corpus_key(corpus)
-        except (FileNotFoundError, OSError):
-            pass
-        meta = {
-            "language": config["language"], "recipes": list(config["recipes"]),
-            "terms_in_prompt": config.get("terms_count", 8) if any(r.endswith("-terms") for r in config["recipes"])
-            else 0,
-            "max_source_length": data_cfg["max_source_length"], "max_target_length": data_cfg["max_target_length"],
-            "corpus": corpus_name, "corpus_hash": corpus_hash, "steps": results["steps"],
-            "records": getattr(dataset, "full_sizes", None),
-            "vocab_size": len(tokenizer), "parameters": parameters, "config_file": config.get("_source"),
-            "loss_first": results["loss_first"], "loss_last": results["loss_last"], "eval_loss": eval_loss,
-            "wall_seconds": results["wall_seconds"], "wall_seconds_total": results["wall_seconds_total"],
-            "sessions": results["sessions"], "leakage": getattr(dataset, "leakage_report", None),
-        }
+        meta.update({
+            "steps": results["steps"], "loss_first": results["loss_first"], "loss_last": results["loss_last"],
+            "eval_loss": eval_loss, "wall_seconds": results["wall_seconds"],
+            "wall_seconds_total": results["wall_seconds_total"], "sessions": results["sessions"],
+        })
         write_meta(out, meta)
         import yaml
 

@@ -153,6 +153,12 @@ def test_kill_and_resume(tmp_path, monkeypatch, capsys):
     process.wait()
     assert process.returncode == -signal.SIGKILL
     assert not (run_dir / "checkpoint-12").exists()
+    # the killed run's checkpoint is usable as it stands (its meta was written when training began)
+    from codegen.generate import resolve_checkpoint
+
+    killed_meta = json.loads((run_dir / "codegen.json").read_text())
+    assert killed_meta["in_progress"] and killed_meta["language"] == "loda" and killed_meta["terms_in_prompt"] == 4
+    assert load_checkpoint(resolve_checkpoint(run_dir / "checkpoint-4")).language == "loda"
 
     resumed_log = tmp_path / "resumed.log"
     done = subprocess.run(_run_args(config, corpus, run_dir, "--resume"), env=_env(tmp_path, resumed_log), cwd=REPO,
@@ -170,6 +176,9 @@ def test_kill_and_resume(tmp_path, monkeypatch, capsys):
     assert all(resumed[s] == reference[s] for s in resumed)  # and after the resume
     state = json.loads((run_dir / "checkpoint-12" / "trainer_state.json").read_text())
     assert state["global_step"] == 12
+    final_meta = json.loads((run_dir / "codegen.json").read_text())
+    assert final_meta["steps"] == 12 and "in_progress" not in final_meta
+    assert final_meta["sessions"] == 2 and final_meta["wall_seconds_total"] >= final_meta["wall_seconds"]
     assert abs(result["loss_last"] - ref["loss_last"]) < 1e-3 * max(1.0, abs(ref["loss_last"]))
 
 
