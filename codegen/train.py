@@ -262,7 +262,14 @@ def run(config: dict[str, Any], *, corpus: str | None, output_dir: str, resume: 
     from transformers import set_seed
 
     set_seed(int(config["training"].get("seed", 42)))  # same initial weights on every run of a config
-    model = build_model(config.get("model", {}), tokenizer)
+    checkpoint = last_complete_checkpoint(output_dir) if resume else None
+    model_cfg = dict(config.get("model", {}))
+    if checkpoint is not None and model_cfg.get("pretrained") and not model_cfg.get("lora"):
+        # the checkpoint holds the architecture and the weights the Trainer restores: a resumed
+        # run needs neither the hub (offline) nor the first stage's directory it started from
+        # (a LoRA checkpoint holds only adapters, so there the base model is still needed)
+        model_cfg["pretrained"] = str(checkpoint)
+    model = build_model(model_cfg, tokenizer)
     parameters = count_parameters(model)
     trainer = _trainer_class()(
         model=model, args=args, data_collator=_Collator(tokenizer), train_dataset=train_set, eval_dataset=eval_set,
@@ -288,9 +295,7 @@ def run(config: dict[str, Any], *, corpus: str | None, output_dir: str, resume: 
         # codegen.json) can be evaluated and generated with while it trains
         Path(output_dir).mkdir(parents=True, exist_ok=True)
         write_meta(output_dir, {**meta, "steps": None, "in_progress": True})
-    checkpoint = None
     if resume:
-        checkpoint = last_complete_checkpoint(output_dir)
         log(f"train: resuming from {checkpoint}" if checkpoint else
             f"train: --resume but no complete checkpoint in {output_dir}; starting from scratch")
     log(f"train: {parameters:,} parameters, {len(train_set)} train / {len(eval_set) if eval_set else 0} validation "

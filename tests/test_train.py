@@ -203,3 +203,29 @@ def test_lora_and_pretrained_resize(tmp_path):
     base.save_pretrained(tmp_path / "base")
     resized = build_model({"pretrained": str(tmp_path / "base")}, tokenizer)
     assert resized.get_input_embeddings().weight.shape[0] >= len(tokenizer)
+
+
+@pytest.mark.slow
+def test_second_stage_resumes_without_its_first_stage(tmp_path, monkeypatch):
+    """A run that starts from `model.pretrained` (a first stage, or a hub model) resumes from its
+    own checkpoint: the directory it started from may be gone (another machine, offline)."""
+    import shutil
+
+    from test_data import make_fixture_corpus
+
+    from codegen.train import main
+
+    corpus = make_fixture_corpus(tmp_path / "loda-programs", count=60)
+    monkeypatch.setenv("CODEGEN_CACHE_DIR", str(tmp_path / "cache"))
+    first = tmp_path / "first"
+    assert main(_run_args(_write(tmp_path / "first.yaml", TINY), corpus, first, "--max-steps", "2")[3:]) == 0
+    second_config = json.loads(json.dumps(TINY))
+    second_config["model"] = {"pretrained": str(first)}
+    config = _write(tmp_path / "second.yaml", second_config)
+    second = tmp_path / "second"
+    assert main(_run_args(config, corpus, second, "--max-steps", "4")[3:]) == 0
+    assert (second / "checkpoint-4" / "trainer_state.json").exists()
+    shutil.rmtree(first)
+    assert main(_run_args(config, corpus, second, "--resume", "--max-steps", "8")[3:]) == 0
+    state = json.loads((second / "checkpoint-8" / "trainer_state.json").read_text())
+    assert state["global_step"] == 8
