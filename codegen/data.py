@@ -183,6 +183,25 @@ def _key(*parts: Any) -> str:
     return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def _load_saved(path: Path):
+    """`load_from_disk` of a DatasetDict written by `_atomic_save`. `datasets` writes no Arrow
+    shard for an empty split and then cannot read that split back (an IndexError), which a small
+    corpus hits (2% of 60 programs is no test split): such a split is rebuilt, empty, from its
+    saved features."""
+    from datasets import Dataset, DatasetDict, DatasetInfo, load_from_disk
+
+    splits = json.loads((path / "dataset_dict.json").read_text())["splits"]
+    loaded = {}
+    for split in splits:
+        folder = path / split
+        if any(folder.glob("*.arrow")):
+            loaded[split] = load_from_disk(str(folder))
+        else:
+            features = DatasetInfo.from_directory(str(folder)).features
+            loaded[split] = Dataset.from_dict({name: [] for name in features}, features=features)
+    return DatasetDict(loaded)
+
+
 def _atomic_save(dataset, target: Path, *, replace: bool = False) -> None:
     """save_to_disk into a temporary directory, then rename it into place. When `target`
     exists: kept (another process won the race) unless `replace`, in which case the old one
@@ -329,7 +348,7 @@ def record_from_row(row: dict[str, Any]) -> Record:
 def build_raw(corpus_path, lang: str | Language | None, recipes: Sequence[str], *, cache_dir=None,
               log: Callable[[str], None] | None = print, refresh: bool = False, **options: Any):
     """The untokenized DatasetDict (train/validation/test) of `recipes` (cached as Arrow)."""
-    from datasets import Dataset, DatasetDict, Features, Value, load_from_disk
+    from datasets import Dataset, DatasetDict, Features, Value
 
     log = log or (lambda message: None)
     recipes = list(recipes)
@@ -343,7 +362,7 @@ def build_raw(corpus_path, lang: str | Language | None, recipes: Sequence[str], 
     path = cache_root(cache_dir) / f"raw-{language.name}-{key}"
     if path.exists() and not refresh:
         try:
-            dataset = load_from_disk(str(path))
+            dataset = _load_saved(path)
             report_file = path / "leakage.json"
             if report_file.exists():
                 dataset.leakage_report = json.loads(report_file.read_text())
@@ -452,7 +471,7 @@ def build_dataset(corpus_path, lang: str | Language | None, recipes: Sequence[st
     `max_target_length` are dropped (a cut program is not a program). Tokenized splits are
     cached too, keyed by the tokenizer's content. `train_limit` / `eval_limit` keep the first
     N records of train / validation+test (by id order, after the split)."""
-    from datasets import DatasetDict, load_from_disk
+    from datasets import DatasetDict
 
     log_ = log or (lambda message: None)
     recipes = list(recipes)
@@ -468,7 +487,7 @@ def build_dataset(corpus_path, lang: str | Language | None, recipes: Sequence[st
         dataset = None
         if path.exists():
             try:
-                dataset = load_from_disk(str(path))
+                dataset = _load_saved(path)
             except (OSError, ValueError, FileNotFoundError):
                 shutil.rmtree(path, ignore_errors=True)
         if dataset is None:

@@ -161,3 +161,19 @@ def test_real_corpus_no_leakage(corpus_path, corpus):
     assert check_leakage(records, assignment) == {"programs_in_two_splits": 0, "names_in_two_splits": 0}
     sizes = {s: sum(1 for v in assignment.values() if v == s) for s in SPLITS}
     assert sizes["test"] > 0.015 * len(assignment) and sizes["validation"] > 0.015 * len(assignment)
+
+
+def test_cached_dataset_with_an_empty_split_loads_back(tmp_path):
+    """A small corpus can leave a split empty; its cached Arrow copy must still load (the
+    second run of a config reads the cache)."""
+    from datasets import Dataset, DatasetDict, Features, Value
+
+    from codegen.data import _atomic_save, _load_saved
+
+    features = Features({"id": Value("string"), "target_length": Value("int32")})
+    saved = DatasetDict({"train": Dataset.from_dict({"id": ["A1", "A2"], "target_length": [3, 4]}, features=features),
+                         "test": Dataset.from_dict({"id": [], "target_length": []}, features=features)})
+    _atomic_save(saved, tmp_path / "cache")
+    loaded = _load_saved(tmp_path / "cache")
+    assert loaded["train"]["id"] == ["A1", "A2"] and len(loaded["test"]) == 0
+    assert loaded["test"].features == features
