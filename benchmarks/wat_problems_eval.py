@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import sys
 import time
 from collections import defaultdict
@@ -81,31 +82,40 @@ def training_recipe(checkpoint: Path) -> dict[str, Any]:
     return dict(((config.get("data") or {}).get("recipe_options") or {}).get("wat-problems") or {})
 
 
+def skeleton(wat: str) -> str:
+    """Canonical WAT with its numeric literals masked: equal skeletons mean the model chose the
+    right computation and got (only) numbers wrong, which separates "copying the problem's numbers"
+    from "choosing the program" when reading the results."""
+    return re.sub(r"(?<![\w$.])-?\d+\b", "N", wat)
+
+
 def rate(values: list[bool]) -> float | None:
     return round(sum(values) / len(values), 4) if values else None
 
 
 def summarize(items: list[dict[str, Any]]) -> dict[str, Any]:
     return {"n": len(items), "result_match": rate([i["result_match"] for i in items]),
-            "validity": rate([i["valid"] for i in items]), "exact_match": rate([i["exact_match"] for i in items])}
+            "validity": rate([i["valid"] for i in items]), "exact_match": rate([i["exact_match"] for i in items]),
+            "skeleton_match": rate([i["skeleton_match"] for i in items])}
 
 
 def markdown(report: dict[str, Any]) -> str:
     lines = [f"Held-out generated problems (seed {report['held_out']['seed']}, {report['overall']['n']} problems, "
              f"none of whose texts is in the training data); greedy, grammar-constrained, one sample, "
              f"no answer-guided selection.", "",
-             "| level | problems | result match | validity | exact match |", "|---|---:|---:|---:|---:|"]
+             "| level | problems | result match | validity | exact match | skeleton match |",
+             "|---|---:|---:|---:|---:|---:|"]
     pct = lambda v: "-" if v is None else f"{100 * v:.1f}%"  # noqa: E731
     for level, row in report["by_level"].items():
         lines.append(f"| {level} | {row['n']} | {pct(row['result_match'])} | {pct(row['validity'])} | "
-                     f"{pct(row['exact_match'])} |")
+                     f"{pct(row['exact_match'])} | {pct(row['skeleton_match'])} |")
     bar = report["bar"]
     row = bar["summary"]
     lines.append(f"| {bar['levels_label']} | {row['n']} | {pct(row['result_match'])} | {pct(row['validity'])} | "
-                 f"{pct(row['exact_match'])} |")
+                 f"{pct(row['exact_match'])} | {pct(row['skeleton_match'])} |")
     row = report["overall"]
     lines.append(f"| all | {row['n']} | {pct(row['result_match'])} | {pct(row['validity'])} | "
-                 f"{pct(row['exact_match'])} |")
+                 f"{pct(row['exact_match'])} | {pct(row['skeleton_match'])} |")
     lines.append("")
     lines.append(f"Bar: result match >= {100 * bar['threshold']:.0f}% on every level {bar['levels_label']}: "
                  f"{'met' if bar['met'] else 'NOT met'} (per level: "
@@ -168,6 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "valid": chosen is not None and chosen.usable,
                     "result_match": chosen is not None and chosen.usable and outputs[:1] == [p.answer],
                     "exact_match": chosen is not None and chosen.canonical == reference,
+                    "skeleton_match": chosen is not None and chosen.canonical is not None
+                    and skeleton(chosen.canonical) == skeleton(reference),
                     "output": outputs[0] if outputs else None,
                     "error_kind": None if chosen is not None else (first.error_kind if first else "no candidate"),
                     "error": None if chosen is not None else (first.error if first else None),

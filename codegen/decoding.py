@@ -61,7 +61,15 @@ class GrammarConstraint:
     `Grammar.END`. Masks are cached per (state, vocabulary size, device)."""
 
     MAX_CACHED_MASKS = 200_000
-    MAX_EXPANSIONS = 50_000
+    # Length-budget searches are bounded: a grammar whose states carry much context (WAT's
+    # typed stack) makes nearly every decoded prefix a new state, and an unbounded search per
+    # row and step took minutes and gigabytes per batch. Past these bounds the budget is not
+    # enforced (an output cut at the length limit then fails to parse; it is never faked).
+    MAX_EXPANSIONS = 300
+    BUDGET_WINDOW = 48  # tokens left below which the budget is checked at all
+    # one token adds at most this many to the shortest completion (it opens a block, say):
+    # while the state's own distance plus this fits, every token does, without a search per token
+    BUDGET_SLACK = 8
     UNREACHABLE = 10**9
 
     def __init__(self, grammar: Grammar, token_ids: Mapping[str, int], eos_token_id: int,
@@ -75,7 +83,6 @@ class GrammarConstraint:
         self._masks: dict[tuple, torch.Tensor] = {}
         self._next: dict[Hashable, dict[Hashable, list[int]]] = {}
         self._distance: dict[Hashable, int] = {}
-        self._worst: dict[Hashable, int] = {}
 
     def start(self) -> Hashable:
         return self.grammar.start()
@@ -134,6 +141,8 @@ class GrammarConstraint:
             for token_id in self.allowed_ids(state):
                 if token_id != self.eos_token_id:
                     cached.setdefault(self.advance(state, token_id), []).append(token_id)
+            if len(self._next) > self.MAX_CACHED_MASKS:
+                self._next.clear()
             self._next[state] = cached
         return cached
 
@@ -167,22 +176,18 @@ class GrammarConstraint:
                 break
             frontier = following
             level += 1
+        if len(self._distance) > self.MAX_CACHED_MASKS:
+            self._distance.clear()
         self._distance[state] = best
         return best
-
-    def worst_successor_distance(self, state: Hashable) -> int:
-        cached = self._worst.get(state)
-        if cached is None:
-            cached = max((self.distance(s) for s in self._successors(state)), default=0)
-            self._worst[state] = cached
-        return cached
 
     def budget_mask(self, state: Hashable, remaining: int, vocab_size: int,
                     device: torch.device | str = "cpu") -> torch.Tensor | None:
         """The allowed-id mask where at most `remaining` more tokens (EOS included) may be generated:
         a token is kept only if a program can still be completed after it. Equals `mask` while the
         budget is not tight."""
-        if state is DONE or state is DEAD or self.worst_successor_distance(state) + 2 <= remaining:
+        if (state is DONE or state is DEAD or remaining > self.BUDGET_WINDOW
+                or self.distance(state) + self.BUDGET_SLACK + 2 <= remaining):
             return self.mask(state, vocab_size, device)
         key = (state, vocab_size, str(device), remaining)
         mask = self._masks.get(key)

@@ -39,7 +39,7 @@ def test_round_trip_examples(loda, code):
     tokens = loda.tokenize(code)
     assert all(t in loda.structural_tokens() for t in tokens)
     assert loda.detokenize(tokens) == code
-    assert loda.grammar().accepts(tokens)
+    assert LodaGrammar().accepts(tokens)
 
 
 def test_short_encoding(loda):
@@ -76,7 +76,7 @@ def test_errors(loda):
 
 
 def test_grammar_basics(loda):
-    g = loda.grammar()
+    g = LodaGrammar()
     state = g.start()
     assert Grammar.END not in g.allowed(state)  # at least one operation
     assert "lpe" not in g.allowed(state)
@@ -126,7 +126,7 @@ def _walk(grammar: LodaGrammar, choices: list[int], budget: int) -> list[str]:
 @given(st.lists(st.integers(min_value=0, max_value=10 ** 6), min_size=1, max_size=120), st.integers(1, 120))
 def test_grammar_random_walks_parse(choices, budget):
     loda = get_language("loda")
-    tokens = _walk(loda.grammar(), choices, budget)
+    tokens = _walk(LodaGrammar(), choices, budget)
     text = loda.detokenize(tokens)
     program = parse(text)  # must not raise
     assert len(program.operations) >= 1
@@ -137,7 +137,7 @@ def test_corpus_round_trip_and_grammar(loda, corpus):
     """Every program of a large sample: tokens known, exact round trip, accepted by the grammar
     (empty programs excepted: the grammar wants at least one operation)."""
     vocabulary = set(loda.structural_tokens())
-    grammar = loda.grammar()
+    grammar = LodaGrammar()
     records = list(corpus)
     sample = random.Random(0).sample(records, min(20000, len(records)))
     lengths = []
@@ -182,7 +182,7 @@ def test_execute(loda):
 def test_grammar_bounds_spelled_out_numbers():
     """A decoder cannot spell a `seq` argument beyond 7 digits (no such A-number) nor a
     cell index beyond 7 digits; both used to produce programs that could only fail."""
-    grammar = get_language("loda").grammar()
+    grammar = LodaGrammar()
     for prefix in (["seq", "$0", T.PLUS], ["mov", T.DIRECT_PREFIX]):
         state = grammar.start()
         for token in prefix:
@@ -212,3 +212,15 @@ def test_grammar_restricts_seq_to_known_programs():
     assert grammar.allowed(state) & set(T.DIGITS) == {"d2"}
     # other operands are not affected
     assert grammar.accepts(["mov", "$0", T.PLUS, "d1", "d2", "d3", "d4", "d5"])
+
+
+def test_grammar_without_a_library_rules_out_calls(monkeypatch):
+    """No corpus attached: a `seq` call could not run, so constrained decoding never writes one
+    (the quickstart runs without the corpus and must print a program that runs)."""
+    empty = LodaGrammar(known_sequences=())
+    assert not empty.accepts(["seq", "$0", "45"])
+    assert empty.accepts(["mov", "$1", "$0", "add", "$0", "1"])
+    assert "seq" not in empty.allowed(empty.start())
+    monkeypatch.delenv("CODEGEN_LODA_CORPUS", raising=False)
+    language = type(get_language("loda"))()
+    assert "seq" not in language.grammar().allowed(language.grammar().start())

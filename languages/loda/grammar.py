@@ -12,7 +12,8 @@ only fail: a `seq` argument has at most 7 digits (OEIS A-numbers), a cell index 
 
 Given the sequence numbers of a program library (`known_sequences`), a `seq` argument
 is restricted to them: digit by digit over their decimal prefixes, so a decoder can only
-call programs that exist.
+call programs that exist. An empty library (no corpus attached) rules `seq` out: no call
+could run.
 
 States are small tuples `(phase, depth, emitted, seq_source, digits_left)`; `allowed` is
 memoised per state, so a decoding step costs one dict lookup.
@@ -62,19 +63,22 @@ class LodaGrammar(Grammar):
         self._known: frozenset[str] | None = None
         self._prefixes: frozenset[str] = frozenset()
         self._seq_source = _SEQ_SOURCE
+        self._no_calls = False
         if known_sequences is not None:
             known = frozenset(str(int(n)) for n in known_sequences if int(n) >= 0)
             self._known = known
             self._prefixes = frozenset(k[:i] for k in known for i in range(1, len(k) + 1))
             single = {t for t in T.NONNEG_CONSTANT_TOKENS if t in known}
             self._seq_source = frozenset(single | ({T.PLUS} if known - single else set()))
+            self._no_calls = not known
 
     def start(self) -> Hashable:
         return (START, 0, False, False, 0)
 
-    @staticmethod
-    def _ops(depth: int) -> set[str]:
+    def _ops(self, depth: int) -> set[str]:
         ops = set(_OPS_NO_LPE)
+        if self._no_calls:
+            ops.discard("seq")
         if depth > 0:
             ops.add("lpe")
         if depth >= MAX_OPEN_LOOPS:

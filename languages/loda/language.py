@@ -76,11 +76,12 @@ class LodaLanguage(Language):
             raise CodeError(str(error), kind="tokens") from error
 
     def grammar(self) -> LodaGrammar:
-        """With a corpus (set_corpus or $CODEGEN_LODA_CORPUS), `seq` may only call its programs."""
+        """With a corpus (set_corpus or $CODEGEN_LODA_CORPUS), `seq` may only call its programs;
+        without one there is nothing a call could run, so `seq` is ruled out."""
         corpus = self.corpus()
         key = id(corpus) if corpus is not None else None
         if self._grammar is None or self._grammar_key != key:
-            self._grammar = LodaGrammar(corpus.records.keys() if corpus is not None else None)
+            self._grammar = LodaGrammar(corpus.records.keys() if corpus is not None else ())
             self._grammar_key = key
         return self._grammar
 
