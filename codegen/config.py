@@ -190,7 +190,7 @@ def validate(config: Mapping[str, Any], source: str = "<config>") -> dict[str, A
                               f"options, got {options!r}")
         accepted = language.recipe_parameters(recipe)
         for name in options:
-            if accepted is not None and name not in accepted:
+            if name not in accepted:
                 raise ConfigError(f"{source}: field 'data.recipe_options.{recipe}.{name}' is unknown "
                                   f"(options of {recipe!r}: {sorted(accepted)})")
     return dict(config)

@@ -83,6 +83,7 @@ def load_program_targets(path: str | os.PathLike) -> tuple[list[Target], list[tu
     file); returns (targets, skipped files with the reason)."""
     from languages.loda.corpus import iter_program_files, record_from_text
     from languages.loda.errors import LodaError
+    from languages.loda.language import operation_count
 
     targets: list[Target] = []
     skipped: list[tuple[str, str]] = []
@@ -95,7 +96,7 @@ def load_program_targets(path: str | os.PathLike) -> tuple[list[Target], list[tu
         if not entry.terms:
             skipped.append((name, "no terms in the header"))
             continue
-        length = sum(1 for line in entry.code.splitlines() if line.strip() and not line.startswith("#"))
+        length = operation_count(entry.code)
         targets.append(Target(id=entry.id, description=entry.name, code=entry.code, terms=list(entry.terms),
                               offset=entry.offset, meta={"calls": list(entry.calls), "length": length,
                                                          "path": name}))

@@ -12,7 +12,6 @@ from the parent run directory when they lack one.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -146,8 +145,7 @@ def load_checkpoint(path: str | Path, *, device: str | None = None, dtype=None) 
 
 
 def write_meta(path: str | Path, meta: Mapping[str, Any]) -> None:
-    """codegen.json, written to a temporary file and renamed: a reader never sees half of it."""
-    target = Path(path, META_FILE)
-    temporary = target.with_name(f".{META_FILE}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(dict(meta), indent=1, sort_keys=True, default=str) + "\n")
-    os.replace(temporary, target)
+    """codegen.json, written atomically: a reader never sees half of it."""
+    from .reports import atomic_write
+
+    atomic_write(Path(path, META_FILE), json.dumps(dict(meta), indent=1, sort_keys=True, default=str) + "\n")

@@ -293,7 +293,6 @@ def run(config: dict[str, Any], *, corpus: str | None, output_dir: str, resume: 
     if trainer.is_world_process_zero():
         # a run in progress already has its meta, so its checkpoint-N/ folders (which read the run's
         # codegen.json) can be evaluated and generated with while it trains
-        Path(output_dir).mkdir(parents=True, exist_ok=True)
         write_meta(output_dir, {**meta, "steps": None, "in_progress": True})
     if resume:
         log(f"train: resuming from {checkpoint}" if checkpoint else

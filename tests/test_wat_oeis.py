@@ -94,7 +94,7 @@ def test_oeis_records(corpus):
 def test_oeis_records_short_self_contained(corpus):
     """`max_instructions` / `calls=False` select before compiling: every record kept is short and
     calls nothing, and nothing that qualifies (and compiles) is lost."""
-    from languages.wat.oeis import instruction_count
+    from languages.loda.language import operation_count
 
     records = list(oeis_records(corpus, sample=300, seed=4, terms=6, progress=False, max_instructions=6,
                                 calls=False))
@@ -102,17 +102,18 @@ def test_oeis_records_short_self_contained(corpus):
     assert records, "the sample holds short self-contained programs"
     for record in records:
         source = corpus.records[int(record.id[1:])]
-        assert not source.calls and instruction_count(source.code) <= 6
+        assert not source.calls and operation_count(source.code) <= 6
     expected = [r.id for r in everything
-                if not corpus.records[int(r.id[1:])].calls and instruction_count(corpus.records[int(r.id[1:])].code) <= 6]
+                if not corpus.records[int(r.id[1:])].calls and operation_count(corpus.records[int(r.id[1:])].code) <= 6]
     assert [r.id for r in records] == expected
     assert len(records) < len(everything)
 
 
-def test_instruction_count_ignores_comments_and_blanks():
-    from languages.wat.oeis import instruction_count
+def test_operation_count_of_canonical_code():
+    """The count `max_instructions` compares against: operations, not the `#offset` line."""
+    from languages.loda.language import operation_count
 
-    assert instruction_count("; A000045\n#offset 1\n\nmov $1,1 ; one\nlpb $0\n  sub $0,1\nlpe\n") == 4
+    assert operation_count("#offset 1\nmov $1,1\nlpb $0\n  sub $0,1\nlpe\n") == 4
 
 
 def _cli():

@@ -140,9 +140,8 @@ class WatLanguage(Language):
         (options it does not take, like `include_denied`, are dropped)."""
         from . import oeis  # lazily: it loads the LODA side
 
-        accepted = inspect.signature(oeis.oeis_records).parameters
-        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
-            options = {k: v for k, v in options.items() if k in accepted}
+        accepted = self.recipe_parameters("wat-oeis")
+        options = {k: v for k, v in options.items() if k in accepted}
         for record in oeis.oeis_records(corpus, **options):
             # the model input is `<wat> name`, as for every recipe (make_prompt)
             name = record.meta.get("name") or record.prompt

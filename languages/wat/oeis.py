@@ -19,6 +19,7 @@ from typing import Any, Iterator
 
 from codegen.language import Record
 from languages.loda.corpus import Corpus, sequence_id
+from languages.loda.language import operation_count
 
 from .compiler import DEFAULT_CELL_LIMIT, I64_MAX, I64_MIN, UnsupportedProgram, compile_program
 from .errors import WatError, WatTrap
@@ -32,17 +33,6 @@ def load_corpus(corpus: Any, progress: bool = False) -> Corpus:
     if isinstance(corpus, Corpus):
         return corpus
     return Corpus.load(corpus, progress=progress)
-
-
-def instruction_count(code: str) -> int:
-    """Instructions in a LODA program text (lines that are neither blank nor comments), without
-    parsing it."""
-    count = 0
-    for line in code.splitlines():
-        line = line.split(";", 1)[0].strip()
-        if line and not line.startswith("#"):
-            count += 1
-    return count
 
 
 def fits_i64(value: int) -> bool:
@@ -174,7 +164,7 @@ def oeis_records(corpus: Any, *, terms: int = 10, sample: int | None = None, see
             continue
         if not calls and record.calls:
             continue
-        if max_instructions is not None and instruction_count(record.code) > max_instructions:
+        if max_instructions is not None and operation_count(record.code) > max_instructions:
             continue
         fitting: list[int] = []
         for value in record.terms[:terms]:
