@@ -69,8 +69,10 @@ def load_prompts(corpus: str | None, count: int, seed: int) -> list[str]:
 
 def measure(generator, prompts, *, strategy: str, samples: int, batch: int, constrain: bool, seed: int):
     from codegen.decoding import DecodeOptions
+    from codegen.generate import Request
 
     backend = generator.backend
+    prompts = [generator.prompt(Request(description)) for description in prompts]  # as the generator writes them
     options = DecodeOptions(strategy=strategy, num_return=samples, max_new_tokens=generator.max_target_length,
                             constrain=constrain, seed=seed, batch_rows=batch * samples)
     tokens = programs = parsed = 0
@@ -84,9 +86,9 @@ def measure(generator, prompts, *, strategy: str, samples: int, batch: int, cons
         wall += time.perf_counter() - began
         cpu += time.process_time() - began_cpu
         tokens += backend.stats.tokens - before_tokens
-        for group in hypotheses:
+        for group, prompt in zip(hypotheses, chunk):
             programs += len(group)
-            candidates = generator.candidates(group)
+            candidates = generator.candidates(group, prompt)
             parsed += sum(c.count for c in candidates if c.valid)
         hypotheses_all.extend(hypotheses)
     return {"programs": programs, "tokens": tokens, "seconds": wall, "cpu_seconds": cpu,
@@ -163,7 +165,8 @@ def main(argv=None) -> int:
                         if execution is None and strategy == "greedy" and constrain:
                             from codegen.generate import Request, run_candidates
 
-                            per_request = [generator.candidates(group) for group in hypotheses]
+                            per_request = [generator.candidates(group, generator.prompt(Request(p)))
+                                           for group, p in zip(hypotheses, prompts)]
                             requests = [Request(p, run_terms=20) for p in prompts]
                             distinct = sum(1 for group in per_request for c in group if c.valid)
                             seconds = run_candidates(generator.pool, requests, per_request)

@@ -431,10 +431,11 @@ class _Encoder:
         self.max_source_length = max_source_length
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
-        from .tokenizer import encode_code
+        from .tokenizer import encode_code, encode_prompts
 
-        encoded = self.tokenizer(batch["prompt"], max_length=self.max_source_length, truncation=True)
-        labels = [encode_code(self.tokenizer, self.language, code) for code in batch["code"]]
+        encoded = encode_prompts(self.tokenizer, batch["prompt"], max_length=self.max_source_length, truncation=True)
+        labels = [encode_code(self.tokenizer, self.language, code, prompt)
+                  for code, prompt in zip(batch["code"], batch["prompt"])]
         inputs = encoded["input_ids"]
         return {"input_ids": inputs, "labels": labels,
                 "length": [len(a) + len(b) for a, b in zip(inputs, labels)]}
@@ -544,7 +545,8 @@ def code_stats(corpus_path, lang: str, tokenizer_dir: str | None) -> dict[str, A
         ok = language.detokenize(tokens) == record.code
         if ok and tokenizer is not None:
             try:
-                ok = decode_code(tokenizer, language, encode_code(tokenizer, language, record.code)) == record.code
+                ids = encode_code(tokenizer, language, record.code, record.prompt)
+                ok = decode_code(tokenizer, language, ids, record.prompt) == record.code
             except Exception:  # noqa: BLE001
                 ok = False
         if not ok:

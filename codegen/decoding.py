@@ -31,6 +31,7 @@ import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
 from .language import Grammar
+from .tokenizer import encode_prompts, unused_slot_ids
 
 STRATEGIES = ("greedy", "beam", "sample")
 
@@ -313,11 +314,16 @@ class GrammarLogitsProcessor(LogitsProcessor):
     previous step's prefixes."""
 
     def __init__(self, constraint: GrammarConstraint | None, prefix_length: int = 1,
-                 max_new_tokens: int | None = None, recorder: LogProbRecorder | None = None):
+                 max_new_tokens: int | None = None, recorder: LogProbRecorder | None = None,
+                 forbidden: Sequence[Sequence[int]] | None = None, group_size: int = 1):
         self.constraint = constraint
         self.prefix_length = prefix_length
         self.max_new_tokens = max_new_tokens
         self.recorder = recorder
+        # per prompt, ids masked besides the grammar's (number slots the prompt has no number for);
+        # rows are grouped `group_size` per prompt
+        self.forbidden = [list(ids) for ids in forbidden] if forbidden else None
+        self.group_size = max(1, group_size)
         self._previous: dict[tuple[int, ...], Hashable] = {}
         self._length = -1
         self.rows_masked = 0
@@ -361,6 +367,12 @@ class GrammarLogitsProcessor(LogitsProcessor):
             return scores
         full = torch.ones(vocab_size, dtype=torch.bool, device=scores.device)
         allowed = torch.stack([full if mask is None else mask for mask in masks])
+        if self.forbidden:
+            allowed = allowed.clone()
+            for row, state in enumerate(states):
+                ids = self.forbidden[row // self.group_size]
+                if ids and state is not DONE:
+                    allowed[row, ids] = False
         self.rows_masked += len(keys)
         return scores.masked_fill(~allowed, -math.inf)
 
@@ -471,7 +483,7 @@ class HFBackend(DecodingBackend):
                                      model.config.decoder_start_token_id is not None else self.pad_token_id)
 
     def _encode(self, prompts: Sequence[str]) -> dict[str, torch.Tensor]:
-        batch = self.tokenizer(list(prompts), max_length=self.max_source_length, truncation=True,
+        batch = encode_prompts(self.tokenizer, prompts, max_length=self.max_source_length, truncation=True,
                                padding=True, return_tensors="pt")
         return {"input_ids": batch["input_ids"].to(self.device),
                 "attention_mask": batch["attention_mask"].to(self.device)}
@@ -506,11 +518,11 @@ class HFBackend(DecodingBackend):
             inputs = self._encode(chunk)
             if options.constrain and self.constraint is None:
                 raise ValueError("constrained decoding needs the language's grammar and structural token ids")
-            recorder = LogProbRecorder(prefix_length=1, eos_token_id=self.eos_token_id,
-                                       group_size=kwargs["num_beams"] if options.strategy == "beam"
-                                       else options.num_return)
+            group_size = kwargs["num_beams"] if options.strategy == "beam" else options.num_return
+            recorder = LogProbRecorder(prefix_length=1, eos_token_id=self.eos_token_id, group_size=group_size)
             processor = GrammarLogitsProcessor(self.constraint if options.constrain else None, prefix_length=1,
-                                               max_new_tokens=kwargs["max_new_tokens"], recorder=recorder)
+                                               max_new_tokens=kwargs["max_new_tokens"], recorder=recorder,
+                                               forbidden=unused_slot_ids(self.tokenizer, chunk), group_size=group_size)
             sequences = self.model.generate(**inputs, logits_processor=LogitsProcessorList([processor]), **kwargs)
             hypotheses = self._score(inputs, sequences, options.num_return, recorder)
             for i in range(len(chunk)):
@@ -666,8 +678,8 @@ class CTranslate2Backend(DecodingBackend):
         import numpy as np
 
         start = time.perf_counter()
-        sources = [self._tokens(self.tokenizer(prompt, max_length=self.max_source_length,
-                                               truncation=True)["input_ids"]) for prompt in prompts]
+        sources = [self._tokens(ids) for ids in encode_prompts(self.tokenizer, prompts, max_length=self.max_source_length,
+                                                                truncation=True)["input_ids"]]
         max_length = min(options.max_new_tokens, self.max_target_length)
         kwargs: dict[str, Any] = {"max_decoding_length": max_length, "num_hypotheses": options.num_return,
                                   "max_batch_size": max(1, options.batch_rows // options.num_return)}
@@ -690,7 +702,8 @@ class CTranslate2Backend(DecodingBackend):
         hopeless: list[int] = []
         if options.constrain:
             rng = np.random.default_rng(options.seed)
-            finished, hopeless = self._repair(sources, rows, finished, max_length, options, rng)
+            forbidden = [set(ids) for ids in unused_slot_ids(self.tokenizer, prompts) or [()] * len(prompts)]
+            finished, hopeless = self._repair(sources, rows, finished, max_length, options, rng, forbidden)
         replaced = self._fall_back(prompts, rows, hopeless, options)
         keep = [r for r in range(len(rows)) if r not in replaced]
         rows, finished = [rows[r] for r in keep], [finished[r] for r in keep]
@@ -727,13 +740,15 @@ class CTranslate2Backend(DecodingBackend):
         self.fallbacks += len(hopeless)
         return replaced
 
-    def _violation(self, ids: Sequence[int], finished: bool, max_length: int, complete: bool = True) -> int | None:
-        """The first position whose token the grammar and the length budget do not permit (for a
-        `complete` output, also the position of a missing or premature EOS), else None."""
+    def _violation(self, ids: Sequence[int], finished: bool, max_length: int, complete: bool = True,
+                   forbidden: set[int] | frozenset[int] = frozenset()) -> int | None:
+        """The first position whose token the grammar and the length budget do not permit, or that is
+        `forbidden` (a number slot the prompt lacks); for a `complete` output, also the position of a
+        missing or premature EOS. None where there is none."""
         constraint = self.constraint
         state = constraint.start()
         for position, token_id in enumerate(ids):
-            if not constraint.permits(state, token_id, max_length - position):
+            if token_id in forbidden or not constraint.permits(state, token_id, max_length - position):
                 return position
             state = constraint.advance(state, token_id)
         if complete and (not finished or not constraint.permits(state, constraint.eos_token_id,
@@ -744,7 +759,8 @@ class CTranslate2Backend(DecodingBackend):
     WINDOW = 16  # tokens decoded freely after a repaired token before the next check
 
     def _repair(self, sources: list[list[str]], rows: list[tuple[int, list[int]]], finished: list[bool],
-                max_length: int, options: DecodeOptions, rng: Any) -> tuple[list[bool], list[int]]:
+                max_length: int, options: DecodeOptions, rng: Any,
+                forbidden: Sequence[set[int]]) -> tuple[list[bool], list[int]]:
         """Rewrite `rows` in place until every output is permitted; returns the finished flags and
         the rows given up after MAX_REPAIRS repairs (only where there is a fallback backend). Continuations after a repair run for at most
         WINDOW tokens per round, so an output that keeps breaking the grammar costs a window per
@@ -768,7 +784,7 @@ class CTranslate2Backend(DecodingBackend):
             for r, (index, ids) in enumerate(rows):
                 if r in hopeless:
                     continue
-                position = self._violation(ids, finished[r], max_length, complete[r])
+                position = self._violation(ids, finished[r], max_length, complete[r], forbidden[index])
                 if position is not None and self.fallback is not None and repairs[r] >= self.MAX_REPAIRS:
                     hopeless.add(r)
                 elif position is not None:
@@ -785,8 +801,9 @@ class CTranslate2Backend(DecodingBackend):
                     max_batch_size=batch)
                 for (r, position), prefix, probe in zip(broken, prefixes, probes):
                     logits = np.asarray(probe.logits[0][position], dtype=np.float64)
+                    unused = forbidden[rows[r][0]]
                     allowed = [i for i in constraint.permitted_ids(constraint.state_of(prefix), max_length - position)
-                               if i < logits.shape[0]]
+                               if i < logits.shape[0] and i not in unused] or [eos]
                     choice = self._choose(logits, allowed, options, rng)
                     self.repairs += 1
                     repairs[r] += 1

@@ -193,8 +193,9 @@ class Generator:
         terms = request.terms[:self.terms_in_prompt] if self.terms_in_prompt and request.terms else None
         return make_prompt(self.language.name, request.description, terms)
 
-    def candidates(self, hypotheses: Sequence[Any]) -> list[Candidate]:
-        """Decode hypotheses to code and merge them by canonical form (undecodable ones by text)."""
+    def candidates(self, hypotheses: Sequence[Any], prompt: str) -> list[Candidate]:
+        """Decode the hypotheses for `prompt` (whose numbers fill their slots) to code and merge them
+        by canonical form (undecodable ones by text)."""
         from .tokenizer import decode_code
 
         merged: dict[tuple[str, str], Candidate] = {}
@@ -202,7 +203,7 @@ class Generator:
             error = kind = None
             canonical = None
             try:
-                code = decode_code(self.tokenizer, self.language, hypothesis.token_ids)
+                code = decode_code(self.tokenizer, self.language, hypothesis.token_ids, prompt)
             except CodeError as exc:
                 try:
                     code = self.tokenizer.decode(hypothesis.token_ids, skip_special_tokens=False)
@@ -256,7 +257,7 @@ class Generator:
         decoded = self.backend.decode(prompts, options)
         generation_seconds = time.perf_counter() - start
         start = time.perf_counter()
-        per_request = [self.candidates(hypotheses) for hypotheses in decoded]
+        per_request = [self.candidates(hypotheses, prompt) for hypotheses, prompt in zip(decoded, prompts)]
         decode_seconds = time.perf_counter() - start
         execution_seconds = run_candidates(self.pool, requests, per_request, limits=self.limits, progress=progress)
         results = []

@@ -121,6 +121,17 @@ class Language(abc.ABC):
     def grammar(self) -> Grammar:
         ...
 
+    # Number slots (codegen.number_slots): a language whose constants a model may copy from the
+    # prompt says where constants are and how one is spelled; its grammar then accepts a slot
+    # token wherever a constant may go. The defaults take no part.
+    def constant_spans(self, tokens: Sequence[str]) -> list[tuple[int, int, int]]:
+        """(start, end, value) of each constant operand in a valid token list (end exclusive)."""
+        return []
+
+    def constant_tokens(self, value: int) -> list[str]:
+        """The tokens of the constant `value`."""
+        raise CodeError(f"language {self.name!r} has no number slots", kind="slot")
+
     def recipe_parameters(self, recipe: str) -> set[str]:
         """Names of the keyword options a recipe takes (`data.recipe_options` in a config is
         checked against them, so a misspelt option is an error rather than silently ignored)."""

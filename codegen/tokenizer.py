@@ -10,6 +10,10 @@
   spelling `<lang:token>` (so prompt text never turns into code tokens). Code never goes
   through subword merges: `encode_code` maps structural tokens to ids directly and
   `decode_code` maps ids back, both exact.
+- Number slots `<n0>`..`<n7>` (see `number_slots`) are added tokens shared by prompts and
+  code: a tokenizer that has them marks the numbers of every prompt (`encode_prompts`), writes
+  constants copied from the prompt as slots (`encode_code`) and fills them back in
+  (`decode_code`). Tokenizers without them (checkpoints trained before slots) work as before.
 
 Build:  python -m codegen.tokenizer build --corpus PATH --langs loda,wat --out DIR [--vocab-size N]
 """
@@ -25,6 +29,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from .language import CodeError, Language, available_languages, get_language
+from .number_slots import SLOT_TOKENS, fill_slots, mark_prompt, prompt_numbers, slot_code_tokens
 from .prompts import TERMS_MARKER, language_tag
 
 META_FILE = "codegen_tokenizer.json"
@@ -125,9 +130,9 @@ def fast_tokenizer_from_spm(spm_bytes: bytes, *, model_max_length: int = 512):
 
 
 def add_language_tokens(tokenizer, languages: Sequence[str], tag_languages: Sequence[str] = ()) -> int:
-    """Add the prefix tokens (`<lang>` for `languages` and `tag_languages`, and `<terms>`) and
-    each of `languages`' structural tokens (namespaced `<lang:token>`) to any HF tokenizer, in
-    a fixed order; returns how many were new. Used for our own tokenizer and for pretrained
+    """Add the prefix tokens (`<lang>` for `languages` and `tag_languages`, and `<terms>`),
+    each of `languages`' structural tokens (namespaced `<lang:token>`) and the number slots to
+    any HF tokenizer, in a fixed order; returns how many were new. Used for our own tokenizer and for pretrained
     ones (CodeT5), whose model embeddings must then be resized."""
     from tokenizers import AddedToken
 
@@ -135,6 +140,7 @@ def add_language_tokens(tokenizer, languages: Sequence[str], tag_languages: Sequ
     wanted = prefix_tokens(sorted(set(names) | set(tag_languages or ())))
     for name in names:
         wanted += [code_token(name, t) for t in get_language(name).structural_tokens()]
+    wanted += list(SLOT_TOKENS)
     vocab = tokenizer.get_vocab()
     new = [AddedToken(t, single_word=False, lstrip=False, rstrip=False, normalized=False, special=False)
            for t in wanted if t not in vocab]
@@ -223,17 +229,62 @@ def _tables(tokenizer, language: Language) -> tuple[dict[str, int], dict[int, st
                 f"tokenizer lacks {len(missing)} structural token(s) of language {language.name!r} "
                 f"(e.g. {missing[:5]}); rebuild it with `python -m codegen.tokenizer build --langs "
                 f"{language.name},...` or call add_language_tokens")
+        if uses_number_slots(tokenizer):  # one id per slot, shared with the prompts
+            forward.update({slot: vocab[slot] for slot in SLOT_TOKENS})
         per[key] = (forward, {i: t for t, i in forward.items()})
     return per[key]
 
 
 def structural_token_ids(tokenizer, language: Language | str) -> dict[str, int]:
-    """Language token string -> tokenizer id, for every structural token of the language."""
+    """Language token string -> tokenizer id, for every structural token of the language (and
+    the number slots, where the tokenizer has them)."""
     return dict(_tables(tokenizer, _language(language))[0])
 
 
-def encode_code(tokenizer, language: Language | str, code: str) -> list[int]:
-    """Code -> ids: one id per structural token, then EOS. Raises CodeError on invalid code."""
+_SLOTS_CACHE: "weakref.WeakKeyDictionary[Any, tuple[int, bool]]" = weakref.WeakKeyDictionary()
+
+
+def uses_number_slots(tokenizer) -> bool:
+    """Whether prompts and code go through number slots with this tokenizer (it has their tokens)."""
+    try:
+        size, answer = _SLOTS_CACHE.get(tokenizer, (-1, False))
+    except TypeError:  # not weak-referenceable
+        size, answer = -1, False
+    if size != len(tokenizer):
+        vocab = tokenizer.get_vocab()
+        answer = all(slot in vocab for slot in SLOT_TOKENS)
+        try:
+            _SLOTS_CACHE[tokenizer] = (len(tokenizer), answer)
+        except TypeError:
+            pass
+    return answer
+
+
+def encode_prompts(tokenizer, prompts: Sequence[str], **kwargs: Any):
+    """The tokenizer applied to prompts, numbers marked with their slots where it uses them. Every
+    prompt the model sees, in training and in generation, goes through here."""
+    if uses_number_slots(tokenizer):
+        prompts = [mark_prompt(prompt) for prompt in prompts]
+    return tokenizer(list(prompts), **kwargs)
+
+
+def slot_values(tokenizer, prompt: str | None) -> list[int]:
+    """The numbers the slots of `prompt` stand for (none without slots or a prompt)."""
+    return prompt_numbers(prompt) if prompt and uses_number_slots(tokenizer) else []
+
+
+def unused_slot_ids(tokenizer, prompts: Sequence[str]) -> list[list[int]] | None:
+    """Per prompt, the ids of the slots it has no number for (a decoder must not write them);
+    None where the tokenizer has no slots."""
+    if not uses_number_slots(tokenizer):
+        return None
+    ids = tokenizer.convert_tokens_to_ids(list(SLOT_TOKENS))
+    return [ids[len(prompt_numbers(prompt)):] for prompt in prompts]
+
+
+def encode_code(tokenizer, language: Language | str, code: str, prompt: str | None = None) -> list[int]:
+    """Code -> ids: one id per structural token, then EOS; constants copied from `prompt` are its
+    slots. Raises CodeError on invalid code."""
     lang = _language(language)
     forward = _tables(tokenizer, lang)[0]
     try:
@@ -242,6 +293,9 @@ def encode_code(tokenizer, language: Language | str, code: str) -> list[int]:
         raise
     except ValueError as error:
         raise CodeError(str(error), kind="tokens") from error
+    values = slot_values(tokenizer, prompt)
+    if values:
+        tokens = slot_code_tokens(lang, tokens, values)
     return [forward[t] for t in tokens] + [tokenizer.eos_token_id]
 
 
@@ -265,11 +319,14 @@ def code_tokens_from_ids(tokenizer, language: Language | str, ids: Iterable[int]
     return out
 
 
-def decode_code(tokenizer, language: Language | str, ids: Iterable[int]) -> str:
-    """Ids (as generated: optional leading pad/decoder-start, up to EOS) -> canonical code.
-    Raises CodeError when the ids are not a well-formed token list."""
+def decode_code(tokenizer, language: Language | str, ids: Iterable[int], prompt: str | None = None) -> str:
+    """Ids (as generated: optional leading pad/decoder-start, up to EOS) -> canonical code, slots
+    filled with `prompt`'s numbers. Raises CodeError when the ids are not a well-formed token list."""
     lang = _language(language)
-    return lang.detokenize(code_tokens_from_ids(tokenizer, lang, ids))
+    tokens = code_tokens_from_ids(tokenizer, lang, ids)
+    if uses_number_slots(tokenizer):
+        tokens = fill_slots(lang, tokens, slot_values(tokenizer, prompt))
+    return lang.detokenize(tokens)
 
 
 # -- CLI ----------------------------------------------------------------------------------

@@ -131,7 +131,7 @@ def test_tokenized_dataset_and_curriculum(fixture_env):
                          max_target_length=64, log=None)
     row = data["train"][0]
     assert len(row["input_ids"]) <= 24 and row["input_ids"][-1] == tokenizer.eos_token_id
-    assert decode_code(tokenizer, "loda", row["labels"]) == row["code"]
+    assert decode_code(tokenizer, "loda", row["labels"], row["prompt"]) == row["code"]
     assert row["length"] == len(row["input_ids"]) + len(row["labels"])
     staged = build_dataset(corpus, "loda", ["loda", "loda-terms"], tokenizer=tokenizer, max_source_length=24,
                            max_target_length=64, curriculum="length", curriculum_stages=2, log=None)

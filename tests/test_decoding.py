@@ -79,11 +79,11 @@ def _parse_rate(loaded, hypotheses) -> tuple[int, int]:
 
     language = get_language("loda")
     ok = total = 0
-    for group in hypotheses:
+    for group, prompt in zip(hypotheses, PROMPTS):
         for hypothesis in group:
             total += 1
             try:
-                code = decode_code(loaded.tokenizer, language, hypothesis.token_ids)
+                code = decode_code(loaded.tokenizer, language, hypothesis.token_ids, prompt)
                 language.canonicalize(code)
             except CodeError:
                 continue

@@ -78,7 +78,11 @@ def test_generator_api(checkpoint):
         assert set(result.timings) >= {"generation", "execution", "selection"}
         json.dumps(result.to_dict())
         greedy = generator.generate("Fibonacci numbers")
-        assert greedy.strategy == "greedy" and greedy.num_samples == 1 and greedy.chosen.match is None
+        assert greedy.strategy == "greedy" and greedy.num_samples == 1
+        [only] = greedy.candidates  # one hypothesis, constrained: it parses
+        assert only.valid and only.match is None  # no terms given: nothing to match against
+        # a random model's program may fail at run time (the error is kept); one that ran is chosen
+        assert (greedy.chosen is only) == only.ran and (only.ran or only.error_kind)
         beams = generator.generate("Powers of 2", num_samples=3, strategy="beam")
         assert sum(c.count for c in beams.candidates) == 3
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from codegen.language import CodeError, get_language
+from codegen.number_slots import SLOT_TOKENS
 from codegen.prompts import make_prompt
 from codegen.tokenizer import (
     add_language_tokens, decode_code, encode_code, fast_tokenizer_from_spm, load_tokenizer, save_tokenizer,
@@ -68,7 +69,7 @@ def test_code_ids_exact(small_tokenizer):
     ids = encode_code(tokenizer, "loda", code)
     assert len(ids) == len(loda.tokenize(code)) + 1 and ids[-1] == tokenizer.eos_token_id
     table = structural_token_ids(tokenizer, loda)
-    assert set(table) == set(loda.structural_tokens()) and len(set(table.values())) == len(table)
+    assert set(table) == set(loda.structural_tokens()) | set(SLOT_TOKENS) and len(set(table.values())) == len(table)
     assert ids[:-1] == [table[t] for t in loda.tokenize(code)]
     assert decode_code(tokenizer, "loda", ids) == code
     # as generated: a leading decoder-start pad, padding after EOS

@@ -15,6 +15,10 @@ is restricted to them: digit by digit over their decimal prefixes, so a decoder 
 call programs that exist. An empty library (no corpus attached) rules `seq` out: no call
 could run.
 
+A number slot (`<n0>`..`<n7>`, see `codegen.number_slots`) may stand for any constant source
+operand (not a `seq` argument); generation fills it with the prompt's number before the code
+is detokenized.
+
 States are small tuples `(phase, depth, emitted, seq_source, digits_left)`; `allowed` is
 memoised per state, so a decoding step costs one dict lookup.
 """
@@ -23,6 +27,7 @@ from __future__ import annotations
 from typing import Hashable, Iterable
 
 from codegen.language import Grammar
+from codegen.number_slots import SLOT_TOKENS
 
 from . import tokens as T
 
@@ -48,7 +53,8 @@ DONE = 11  # after END
 SEQ_DIGITS_KNOWN = 12  # inside the digits of a `seq` argument restricted to known numbers
 
 _CELLS = frozenset(T.DIRECT + T.INDIRECT + (T.DIRECT_PREFIX, T.INDIRECT_PREFIX))
-_ANY_SOURCE = frozenset(_CELLS | set(T.CONSTANT_TOKENS) | {T.PLUS, T.MINUS})
+# a number slot (codegen.number_slots) stands for a whole constant
+_ANY_SOURCE = frozenset(_CELLS | set(T.CONSTANT_TOKENS) | {T.PLUS, T.MINUS} | set(SLOT_TOKENS))
 _SEQ_SOURCE = frozenset(set(T.NONNEG_CONSTANT_TOKENS) | {T.PLUS})
 _ANY_INTEGER = frozenset(set(T.CONSTANT_TOKENS) | {T.PLUS, T.MINUS})
 _DIGITS = frozenset(T.DIGITS)

@@ -75,6 +75,12 @@ class LodaLanguage(Language):
         except _tokens.TokenError as error:
             raise CodeError(str(error), kind="tokens") from error
 
+    def constant_spans(self, tokens: Sequence[str]) -> list[tuple[int, int, int]]:
+        return _tokens.constant_spans(tokens)
+
+    def constant_tokens(self, value: int) -> list[str]:
+        return _tokens.integer_tokens(int(value))
+
     def grammar(self) -> LodaGrammar:
         """With a corpus (set_corpus or $CODEGEN_LODA_CORPUS), `seq` may only call its programs;
         without one there is nothing a call could run, so `seq` is ruled out."""

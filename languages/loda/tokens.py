@@ -128,6 +128,26 @@ def tokenize(code: str) -> list[str]:
     return tokens
 
 
+def constant_spans(tokens: Sequence[str]) -> list[tuple[int, int, int]]:
+    """(start, end, value) of each constant source operand of a valid token list, except the
+    loop length of `lpb` and the sequence number of `seq` (structure, not parameters)."""
+    reader = _Reader(tokens)
+    spans: list[tuple[int, int, int]] = []
+    if reader.peek() == OFFSET:
+        reader.pos += 1
+        reader.integer()
+    while reader.peek() is not None:
+        op = reader.take()
+        if op in NULLARY_OPS:
+            continue
+        reader.cell()
+        start = reader.pos
+        operand = reader.operand()
+        if not operand.startswith("$") and op not in ("lpb", "seq"):
+            spans.append((start, reader.pos, int(operand)))
+    return spans
+
+
 class _Reader:
     """Cursor over a token list, used by `detokenize`."""
 

@@ -17,7 +17,9 @@ its flat blocks are; a folded `if` with its `(then ...)` and an optional `(else 
 well-formed numbers (a sign then digits without a leading zero) within range
 (i64.const: -2^63..2^63-1, i32.const: -2^31..2^31-1, indices and offsets: u32,
 memory limits: <= 65536 pages, align=: 1/2/4/8 up to the access width) and identifiers
-(at most 32 suffix tokens). So
+(at most 32 suffix tokens); a number slot (`<n0>`..`<n7>`, `codegen.number_slots`) may
+stand for the constant of an `i32.const` / `i64.const` (its range is checked once it is filled
+in, by validation). So
 every accepted sequence detokenizes without error. Types are not checked (wasmtime's
 validator does that). Every canonical program of the problem generator and of the LODA
 compiler is accepted.
@@ -28,11 +30,13 @@ import re
 from typing import Hashable
 
 from codegen.language import Grammar
+from codegen.number_slots import SLOT_TOKENS
 
 from . import tokens as T
 
 END = Grammar.END
 NUM_START = frozenset(T.CONSTANT_TOKENS) | {T.PLUS, T.MINUS}
+CONST_START = NUM_START | frozenset(SLOT_TOKENS)  # a number slot (codegen.number_slots) is a whole constant
 UNUM_START = frozenset(t for t in T.CONSTANT_TOKENS if not t.startswith("-")) | {T.PLUS}
 NAMES = frozenset(T.NAMES)
 SUFFIXES = frozenset(T.SUFFIXES)
@@ -139,7 +143,7 @@ class WatGrammar(Grammar):
         if tag == "SUFX":
             return (SUFFIXES if top[1] < MAX_SUFFIX else frozenset()) | self.allowed(rest)
         if tag == "NUM":
-            return NUM_START
+            return CONST_START
         if tag == "UNUM":
             bound = int(top[1])
             return {t for t in UNUM_START if t == T.PLUS or int(t) <= bound}

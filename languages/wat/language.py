@@ -111,6 +111,12 @@ class WatLanguage(Language):
     def detokenize(self, tokens: Sequence[str]) -> str:
         return T.detokenize(tokens)
 
+    def constant_spans(self, tokens: Sequence[str]) -> list[tuple[int, int, int]]:
+        return T.constant_spans(tokens)
+
+    def constant_tokens(self, value: int) -> list[str]:
+        return T.integer_tokens(str(int(value)))
+
     def grammar(self) -> Grammar:
         if self._grammar is None:
             self._grammar = WatGrammar()

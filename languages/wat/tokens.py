@@ -150,6 +150,24 @@ def tokenize(code: str) -> list[str]:
     return out
 
 
+def constant_spans(tokens: Sequence[str]) -> list[tuple[int, int, int]]:
+    """(start, end, value) of the integer after each `i32.const` / `i64.const` of a valid token list."""
+    spans: list[tuple[int, int, int]] = []
+    for i, token in enumerate(tokens[:-1]):
+        if token not in ("i32.const", "i64.const"):
+            continue
+        first = tokens[i + 1]
+        if first in _CONSTANT_VALUE:
+            spans.append((i + 1, i + 2, _CONSTANT_VALUE[first]))
+        elif first in (PLUS, MINUS):
+            end = i + 2
+            while end < len(tokens) and tokens[end] in _DIGIT_SET:
+                end += 1
+            value = int("".join(_SUFFIX_TEXT[t] for t in tokens[i + 2:end]) or "0")
+            spans.append((i + 1, end, -value if first == MINUS else value))
+    return spans
+
+
 def atoms(tokens: Sequence[str]) -> list[str]:
     """Join tokens back into atoms and parentheses."""
     out: list[str] = []
