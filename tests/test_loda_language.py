@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from codegen.language import CodeError, Grammar, get_language
+from codegen.number_slots import MAX_SLOTS, fill_slots
 from languages.loda import parse
 from languages.loda import tokens as T
 from languages.loda.canonical import canonicalize
@@ -100,6 +101,7 @@ def test_grammar_basics(loda):
     assert g.allowed(s) is g.allowed(s)
 
 
+SLOT_VALUES = [3, -7, 0, 10 ** 30, 1, 2, 5, 99][:MAX_SLOTS]
 _FINISH = (Grammar.END, "lpe", "mov", "$0", "1", "d1")
 
 
@@ -127,7 +129,7 @@ def _walk(grammar: LodaGrammar, choices: list[int], budget: int) -> list[str]:
 def test_grammar_random_walks_parse(choices, budget):
     loda = get_language("loda")
     tokens = _walk(LodaGrammar(), choices, budget)
-    text = loda.detokenize(tokens)
+    text = loda.detokenize(fill_slots(loda, tokens, SLOT_VALUES))  # a walk may take number slots
     program = parse(text)  # must not raise
     assert len(program.operations) >= 1
     assert canonicalize(text) == text

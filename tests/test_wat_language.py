@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from codegen.language import CodeError, Grammar, Record, get_language
+from codegen.number_slots import MAX_SLOTS, fill_slots
 from languages.wat import tokens as T
 from languages.wat.grammar import WatGrammar
 from languages.wat.language import WatLanguage
@@ -164,6 +165,9 @@ def test_grammar_rejects_unbalanced_and_broken_programs():
         grammar.advance(grammar.start(), "module")
 
 
+SLOT_VALUES = [3, -7, 0, 65536, 1, 2, 5, 99][:MAX_SLOTS]  # all within i32, as a valid prompt's would be
+
+
 def test_grammar_random_walks_detokenize_to_code():
     grammar = WatGrammar()
     rng = random.Random(1)
@@ -183,7 +187,7 @@ def test_grammar_random_walks_detokenize_to_code():
             state = grammar.advance(state, token)
         if Grammar.END in grammar.allowed(state):
             finished += 1
-            text = LANG.detokenize(tokens)
+            text = LANG.detokenize(fill_slots(LANG, tokens, SLOT_VALUES))  # a walk may take number slots
             assert text.startswith("(module") and LANG.detokenize(LANG.tokenize(text)) == text
     assert finished > 150
 
@@ -209,7 +213,7 @@ def test_grammar_random_walks_have_numbers_in_range():
             continue
         finished += 1
         try:
-            validate(LANG.detokenize(tokens))
+            validate(LANG.detokenize(fill_slots(LANG, tokens, SLOT_VALUES)))
         except WatError as error:
             assert "out of range" not in str(error), (str(error), tokens)
     assert finished > 100
