@@ -72,9 +72,11 @@ def held_out_problems(count: int, seed: int, levels: Sequence[int], train_count:
 
 def training_recipe(checkpoint: Path) -> dict[str, Any]:
     """The wat-problems options the checkpoint was trained with (its train_config.yaml), so that
-    the held-out set excludes exactly the problems it saw."""
-    path = checkpoint / "train_config.yaml"
-    if not path.exists():
+    the held-out set excludes exactly the problems it saw. A `checkpoint-N` folder of a run has
+    no train_config.yaml of its own: the run's, one level up, applies."""
+    path = next((p for p in (checkpoint / "train_config.yaml", checkpoint.parent / "train_config.yaml")
+                 if p.exists()), None)
+    if path is None:
         return {}
     import yaml
 

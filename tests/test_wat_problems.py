@@ -88,3 +88,22 @@ def test_answers_are_computed_independently_of_the_wat():
         assert p.answer == expected
     for p in by_kind["digit_count"]:
         assert p.answer == len(re.search(r"\d+", p.text).group())
+
+
+def test_heldout_benchmark_excludes_what_a_run_checkpoint_trained_on(tmp_path):
+    """benchmarks/wat_problems_eval.py reads the training problem set (count, seed) from the
+    checkpoint, so that no held-out text was trained on; a `checkpoint-N` folder of a run has no
+    train_config.yaml of its own and must use the run's."""
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "wat_problems_eval.py"
+    spec = importlib.util.spec_from_file_location("wat_problems_eval", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    run = tmp_path / "run"
+    (run / "checkpoint-200").mkdir(parents=True)
+    (run / "train_config.yaml").write_text("data:\n  recipe_options:\n    wat-problems: {count: 60000, seed: 0}\n")
+    assert module.training_recipe(run) == {"count": 60000, "seed": 0}
+    assert module.training_recipe(run / "checkpoint-200") == {"count": 60000, "seed": 0}
+    assert module.training_recipe(tmp_path) == {}
