@@ -170,3 +170,14 @@ def test_decoding_masks_slots_the_prompt_lacks(slotted):
     for row in (2, 3):
         assert not torch.isfinite(out[row, [ids[s] for s in SLOT_TOKENS]]).any()
         assert torch.isfinite(out[row, ids["7"]])
+
+
+def test_slot_out_of_range_is_rejected_by_validation(slotted):
+    wat = get_language("wat")
+    code = '(module\n  (func $main (export "main") (result i64)\n    i64.const 66\n    i64.const 72\n    i64.rem_s))\n'
+    code = wat.canonicalize(code)
+    ids = encode_code(slotted, wat, code, make_prompt("wat", "Compute 66 mod 72."))
+    filled = decode_code(slotted, wat, ids, make_prompt("wat", "Compute 123456789012345678901234567890 mod 7."))
+    assert "123456789012345678901234567890" in filled  # copied as written ...
+    with pytest.raises(CodeError, match="out of range"):  # ... and rejected before anything runs
+        wat.validate(wat.canonicalize(filled))
