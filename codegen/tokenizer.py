@@ -241,23 +241,10 @@ def structural_token_ids(tokenizer, language: Language | str) -> dict[str, int]:
     return dict(_tables(tokenizer, _language(language))[0])
 
 
-_SLOTS_CACHE: "weakref.WeakKeyDictionary[Any, tuple[int, bool]]" = weakref.WeakKeyDictionary()
-
-
 def uses_number_slots(tokenizer) -> bool:
     """Whether prompts and code go through number slots with this tokenizer (it has their tokens)."""
-    try:
-        size, answer = _SLOTS_CACHE.get(tokenizer, (-1, False))
-    except TypeError:  # not weak-referenceable
-        size, answer = -1, False
-    if size != len(tokenizer):
-        vocab = tokenizer.get_vocab()
-        answer = all(slot in vocab for slot in SLOT_TOKENS)
-        try:
-            _SLOTS_CACHE[tokenizer] = (len(tokenizer), answer)
-        except TypeError:
-            pass
-    return answer
+    ids = tokenizer.convert_tokens_to_ids(list(SLOT_TOKENS))
+    return all(i is not None and i != tokenizer.unk_token_id for i in ids)
 
 
 def encode_prompts(tokenizer, prompts: Sequence[str], **kwargs: Any):
@@ -325,7 +312,7 @@ def decode_code(tokenizer, language: Language | str, ids: Iterable[int], prompt:
     lang = _language(language)
     tokens = code_tokens_from_ids(tokenizer, lang, ids)
     if uses_number_slots(tokenizer):
-        tokens = fill_slots(lang, tokens, slot_values(tokenizer, prompt))
+        tokens = fill_slots(lang, tokens, prompt_numbers(prompt) if prompt else [])
     return lang.detokenize(tokens)
 
 
