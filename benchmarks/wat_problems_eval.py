@@ -3,6 +3,7 @@
     python benchmarks/wat_problems_eval.py --checkpoint checkpoints/wat-t5-tiny
         [--count 500] [--seed 20261122] [--levels 1,2,3,4,5]
         [--train-count N] [--train-seed S] [--bar-levels 1,2,3] [--bar 0.95]
+        [--strategy greedy|beam|sample] [--num-samples K] [--num-beams B]
         [--out benchmarks/results/wat_problems_eval.json] [--markdown PATH]
 
 The held-out set: `generate_problems(M, seed)` with a seed the training data does not use
@@ -12,9 +13,12 @@ for the shipped model), keeping the first `count` problems whose text (exact, an
 normalised as in the data leakage guard) does NOT occur among the training recipe's problems
 (any split). So no held-out text was ever seen in training. Levels are drawn uniformly.
 
-Each problem is decoded greedily (one sample, grammar-constrained) through the public
-`codegen.generate.Generator` API, WITHOUT the expected answer (no answer-guided selection),
-executed in the sandbox, and its result compared with the problem's Python answer.
+Each problem is decoded (grammar-constrained; greedy by default, or `--strategy beam
+--num-samples K` / `--strategy sample --num-samples K`) through the public
+`codegen.generate.Generator` API, WITHOUT the expected answer: where there are several
+hypotheses the Generator chooses as it does for a user (valid and ran, agreement of results,
+model score), never by the answer. The chosen program is executed in the sandbox and its result
+compared with the problem's Python answer.
 
 Metrics per level and overall: result match (the program's result equals the answer),
 validity (the chosen program parses, validates and runs), exact match (canonical WAT equal to
@@ -101,10 +105,18 @@ def summarize(items: list[dict[str, Any]]) -> dict[str, Any]:
             "skeleton_match": rate([i["skeleton_match"] for i in items])}
 
 
+def decoding_label(decoding: dict[str, Any]) -> str:
+    if decoding["strategy"] == "greedy":
+        return "greedy, one sample"
+    if decoding["strategy"] == "beam":
+        return f"beam search ({decoding['num_beams'] or decoding['num_samples']} beams, {decoding['num_samples']} returned)"
+    return f"{decoding['num_samples']} samples"
+
+
 def markdown(report: dict[str, Any]) -> str:
     lines = [f"Held-out generated problems (seed {report['held_out']['seed']}, {report['overall']['n']} problems, "
-             f"none of whose texts is in the training data); greedy, grammar-constrained, one sample, "
-             f"no answer-guided selection.", "",
+             f"none of whose texts is in the training data); {decoding_label(report['decoding'])}, "
+             f"grammar-constrained, no answer-guided selection.", "",
              "| level | problems | result match | validity | exact match | skeleton match |",
              "|---|---:|---:|---:|---:|---:|"]
     pct = lambda v: "-" if v is None else f"{100 * v:.1f}%"  # noqa: E731
@@ -139,6 +151,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "checkpoint's train_config.yaml, else 0)")
     parser.add_argument("--bar-levels", default="1,2,3")
     parser.add_argument("--bar", type=float, default=0.95)
+    parser.add_argument("--strategy", choices=("greedy", "beam", "sample"), default="greedy")
+    parser.add_argument("--num-samples", type=int, default=1,
+                        help="hypotheses per problem (beams or samples); the Generator picks one by "
+                             "validity, agreement of results and model score, never by the answer")
+    parser.add_argument("--num-beams", type=int, help="beam width (default: --num-samples)")
     parser.add_argument("--batch", type=int, default=64, help="problems decoded together")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--workers", type=int, default=1, help="execution worker processes")
@@ -168,7 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             chunk = problems[start:start + args.batch]
             requests = [Request(description=p.text, run_terms=1, id=p.id) for p in chunk]  # no expected answer
             t = time.perf_counter()
-            results = generator.generate_many(requests, num_samples=1, strategy="greedy", constrain=True)
+            results = generator.generate_many(requests, num_samples=args.num_samples, strategy=args.strategy,
+                                              num_beams=args.num_beams, seed=args.seed, constrain=True)
             decode_seconds += time.perf_counter() - t
             for p, result in zip(chunk, results):
                 chosen = result.chosen
@@ -210,7 +228,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "checkpoint": args.checkpoint,
         "checkpoint_meta": json.loads(meta_file.read_text()) if meta_file.exists() else None,
         "held_out": info,
-        "decoding": {"strategy": "greedy", "num_samples": 1, "constrained": True, "expected_in_selection": False},
+        "decoding": {"strategy": args.strategy, "num_samples": args.num_samples,
+                     "num_beams": args.num_beams if args.strategy == "beam" else None, "constrained": True,
+                     "expected_in_selection": False},
         "overall": summarize(items),
         "by_level": by_level_summary,
         "by_kind": {k: summarize(v) for k, v in sorted(by_kind.items())},

@@ -31,7 +31,7 @@ from .execution import DEFAULT_TIMEOUT, ExecutionPool, ExecutionTask
 from .language import CodeError, Language, get_language
 from .model import META_FILE  # codegen.model imports torch/transformers lazily
 from .prompts import make_prompt
-from .selection import Candidate, select
+from .selection import AGREEMENT_WEIGHT, Candidate, select
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CHECKPOINT = "checkpoints/loda-t5-tiny"
@@ -242,13 +242,18 @@ class Generator:
     def generate_many(self, requests: Sequence[Request], *, num_samples: int = 1, strategy: str | None = None,
                       constrain: bool = True, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
                       num_beams: int | None = None, seed: int | None = None, batch_rows: int = 256,
-                      agreement_weight: float = 1.0, progress: Callable[[int], None] | None = None,
+                      agreement_weight: float | None = None, progress: Callable[[int], None] | None = None,
                       ) -> list[GenerationResult]:
         """One `GenerationResult` per request; decoding is batched across requests and all their
-        candidates run in the pool together."""
+        candidates run in the pool together. `agreement_weight` (default: AGREEMENT_WEIGHT for
+        sampling, 0 for beam search) weighs the self-consistency vote in the choice."""
         from .decoding import DecodeOptions
 
         strategy = strategy or ("greedy" if num_samples == 1 else "sample")
+        if agreement_weight is None:
+            # Beams are the model's top modes, not independent draws: near-identical beams would
+            # outvote the best one (x-x and y-y agree on 0), so beams are ranked by score alone.
+            agreement_weight = AGREEMENT_WEIGHT if strategy == "sample" else 0.0
         options = DecodeOptions(strategy=strategy, num_return=num_samples, num_beams=num_beams,
                                 max_new_tokens=self.max_target_length, temperature=temperature, top_k=top_k,
                                 top_p=top_p, constrain=constrain, seed=seed, batch_rows=batch_rows)
@@ -309,7 +314,8 @@ def run_candidates(pool: ExecutionPool, requests: Sequence[Request], per_request
     return seconds
 
 
-def choose(request: Request, candidates: list[Candidate], *, agreement_weight: float = 1.0) -> Candidate | None:
+def choose(request: Request, candidates: list[Candidate], *,
+           agreement_weight: float = AGREEMENT_WEIGHT) -> Candidate | None:
     """Select among executed candidates (see `selection`) and sort them in place, chosen first."""
     chosen = select(candidates, request.terms, request.expected, agreement_weight=agreement_weight)
     candidates.sort(key=lambda c: (c is chosen, c.usable, c.match is True, c.score, c.confidence), reverse=True)

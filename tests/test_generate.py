@@ -87,6 +87,36 @@ def test_generator_api(checkpoint):
         assert sum(c.count for c in beams.candidates) == 3
 
 
+class _FixedBackend:
+    """Returns the same hypotheses for every prompt, as a decoder that found them would."""
+
+    def __init__(self, hypotheses):
+        self.hypotheses = hypotheses
+
+    def decode(self, prompts, options):
+        return [list(self.hypotheses) for _ in prompts]
+
+
+def test_beams_are_ranked_by_score_samples_by_agreement(checkpoint):
+    from codegen.decoding import Hypothesis
+    from codegen.tokenizer import encode_code
+
+    with Generator(str(checkpoint), workers=1, timeout=5) as generator:
+        def hypothesis(code, logprob):
+            ids = encode_code(generator.tokenizer, "loda", code)[:-1]  # without EOS
+            return Hypothesis(token_ids=ids, logprob=logprob * (len(ids) + 1), n_tokens=len(ids) + 1, finished=True)
+
+        # two near-identical low-scoring programs agree on their values; a lone one scores best
+        generator.backend = _FixedBackend([hypothesis("mov $0,7\n", -0.5), hypothesis("mov $0,3\n", -0.9),
+                                           hypothesis("mov $0,1\nadd $0,2\n", -0.95)])
+        beams = generator.generate("Seven", num_samples=3, strategy="beam")
+        assert beams.chosen.code == "mov $0,7\n"  # beams are the model's modes, not votes
+        samples = generator.generate("Seven", num_samples=3, strategy="sample")
+        assert samples.chosen.outputs[0] == 3 and samples.chosen.agreement == 2  # self-consistency
+        forced = generator.generate("Seven", num_samples=3, strategy="beam", agreement_weight=1.0)
+        assert forced.chosen.outputs[0] == 3
+
+
 def test_cli_without_checkpoint_explains_how_to_train(tmp_path, capsys):
     assert main(["--checkpoint", str(tmp_path / "missing"), "Fibonacci numbers"]) == 1
     err = capsys.readouterr().err
