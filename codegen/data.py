@@ -39,6 +39,9 @@ from .language import Language, Record, get_language
 SPLITS = ("train", "validation", "test")
 SPLIT_PERCENT = {"train": 96, "validation": 2, "test": 2}
 DATA_VERSION = 1
+# Part of the tokenized cache's key: bumped when prompts or code encode to other ids for the same
+# tokenizer (2: negated number slots, `- <n2>`).
+ENCODING_VERSION = 2
 PARTITION_VERSION = 1
 DEFAULT_TERMS_IN_PROMPT = 8
 RECIPE_LANGUAGE = {"loda": "loda", "loda-terms": "loda", "wat-oeis": "wat", "wat-problems": "wat"}
@@ -482,7 +485,7 @@ def build_dataset(corpus_path, lang: str | Language | None, recipes: Sequence[st
     if tokenizer is not None:
         _, chash = _corpus_key(corpus_path)
         recipe_options = {r: _recipe_options(language, r, options) for r in recipes}
-        key = _key("tok", DATA_VERSION, language.name, chash, recipes, recipe_options,
+        key = _key("tok", DATA_VERSION, ENCODING_VERSION, language.name, chash, recipes, recipe_options,
                    _tokenizer_fingerprint(tokenizer), max_source_length, max_target_length)
         path = cache_root(cache_dir) / f"tok-{language.name}-{key}"
         dataset = None

@@ -124,6 +124,11 @@ class Language(abc.ABC):
     # Number slots (codegen.number_slots): a language whose constants a model may copy from the
     # prompt says where constants are and how one is spelled; its grammar then accepts a slot
     # token wherever a constant may go. The defaults take no part.
+    # The sign token that, written just before a slot, negates it ("- <n2>" is -20 where the
+    # prompt's third number is 20: "4x^3 - 20x^2" has Horner constant -20); its grammar then
+    # accepts a slot after that sign too. None: no negated slots.
+    negation_token: str | None = None
+
     def constant_spans(self, tokens: Sequence[str]) -> list[tuple[int, int, int]]:
         """(start, end, value) of each constant operand in a valid token list (end exclusive)."""
         return []

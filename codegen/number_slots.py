@@ -9,14 +9,17 @@ numbers. So, as in the number-mapping approach of math-word-problem solvers:
 - the first `MAX_SLOTS` distinct integers of the description get slots; the prompt keeps each
   number and marks it with its slot token: "Compute <n0> 26779 mod <n1> 75";
 - in the training target, a constant operand whose value has a slot is the slot token itself
-  (the same token id as in the prompt, so the tied embeddings make copying an identity);
+  (the same token id as in the prompt, so the tied embeddings make copying an identity); one
+  whose negation has a slot is the language's sign token and the slot (`- <n2>` for -20 in
+  "4x^3 - 20x^2", whose Horner form adds -20);
 - generated code has its slot tokens filled back with the prompt's numbers before it is
   detokenized, validated and run.
 
 Terms after `<terms>` get no slots (they are outputs, not parameters). A tokenizer uses
 slots when it has the slot tokens (`add_language_tokens` adds them), so training and
-generation always agree; a language takes part through `Language.constant_spans` and
-`Language.constant_tokens`, and its grammar accepts a slot token wherever a constant may go.
+generation always agree; a language takes part through `Language.constant_spans`,
+`Language.constant_tokens` and `Language.negation_token`, and its grammar accepts a slot token
+wherever a constant may go (and after the negation token).
 """
 from __future__ import annotations
 
@@ -81,30 +84,45 @@ def is_slot(token: str) -> bool:
 
 
 def slot_code_tokens(language: Language, tokens: Sequence[str], values: Sequence[int]) -> list[str]:
-    """Code tokens with every constant whose value is slotted replaced by its slot token."""
+    """Code tokens with every constant whose value is slotted replaced by its slot token, and,
+    where the language has a `negation_token`, every constant whose negation is slotted by that
+    token and the slot."""
     if not values:
         return list(tokens)
+    values = list(values)
+    negation = language.negation_token
     out: list[str] = []
     position = 0
     for start, end, value in language.constant_spans(tokens):
         if value in values:
-            out.extend(tokens[position:start])
-            out.append(SLOT_TOKENS[list(values).index(value)])
-            position = end
+            replacement = [SLOT_TOKENS[values.index(value)]]
+        elif negation is not None and value != 0 and -value in values:
+            replacement = [negation, SLOT_TOKENS[values.index(-value)]]
+        else:
+            continue
+        out.extend(tokens[position:start])
+        out.extend(replacement)
+        position = end
     out.extend(tokens[position:])
     return out
 
 
 def fill_slots(language: Language, tokens: Sequence[str], values: Sequence[int]) -> list[str]:
-    """Code tokens with each slot token replaced by the constant tokens of its number. Raises
-    CodeError (kind "slot") for a slot the prompt has no number for."""
+    """Code tokens with each slot token replaced by the constant tokens of its number (of its
+    negation after the language's `negation_token`). Raises CodeError (kind "slot") for a slot
+    the prompt has no number for."""
     out: list[str] = []
+    negation = language.negation_token
     for token in tokens:
         index = _SLOT_INDEX.get(token)
         if index is None:
             out.append(token)
         elif index < len(values):
-            out.extend(language.constant_tokens(values[index]))
+            value = values[index]
+            if negation is not None and out and out[-1] == negation:
+                out.pop()
+                value = -value
+            out.extend(language.constant_tokens(value))
         else:
             raise CodeError(f"slot {token} refers to number {index + 1} of the prompt, which has "
                             f"{len(values)}", kind="slot")

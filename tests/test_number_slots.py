@@ -181,3 +181,45 @@ def test_slot_out_of_range_is_rejected_by_validation(slotted):
     assert "123456789012345678901234567890" in filled  # copied as written ...
     with pytest.raises(CodeError, match="out of range"):  # ... and rejected before anything runs
         wat.validate(wat.canonicalize(filled))
+
+
+def test_negated_slot_round_trip(slotted):
+    # "4x^3 - 20x^2 - 14x + 9": Horner form adds -20 and -14, whose negations are the text's numbers
+    wat = get_language("wat")
+    prompt = make_prompt("wat", "Evaluate 4x^3 - 20x^2 - 14x + 9 for x = 6.")
+    code = wat.canonicalize('(module (func (export "main") (result i64) (local $x i64) i64.const 6 local.set $x '
+                            'i64.const 4 local.get $x i64.mul i64.const -20 i64.add local.get $x i64.mul '
+                            'i64.const -14 i64.add))')
+    ids = encode_code(slotted, wat, code, prompt)
+    tokens = slotted.convert_ids_to_tokens(ids)
+    assert "<wat:d2>" not in tokens  # -20 is "- <n2>", not spelt digit by digit
+    assert tokens.count("<wat:->") == 2 and tokens[tokens.index("<wat:->") + 1] == "<n2>"
+    assert decode_code(slotted, wat, ids, prompt) == code
+    constraint = GrammarConstraint(wat.grammar(), structural_token_ids(slotted, wat), slotted.eos_token_id)
+    assert constraint.accepts(ids)
+    # under another prompt the same ids are other numbers; a negative number negated is positive
+    other = make_prompt("wat", "Evaluate 5x^3 - (-7)x^2 - 11x + 8 for x = 10.")
+    decoded = decode_code(slotted, wat, ids, other)
+    assert "i64.const 7\n" in decoded and "i64.const -11\n" in decoded
+    loda = get_language("loda")
+    prompt = make_prompt("loda", "a(n) = 20 - 7*n.")
+    ids = encode_code(slotted, loda, "mul $0,-7\nadd $0,20\n", prompt)
+    assert slotted.convert_ids_to_tokens(ids)[2:4] == ["<loda:->", "<n1>"]
+    assert decode_code(slotted, loda, ids, prompt) == "mul $0,-7\nadd $0,20\n"
+
+
+def test_grammar_takes_a_negated_slot_only_after_a_sign(slotted):
+    loda = get_language("loda")
+    constraint = GrammarConstraint(LodaGrammar(()), structural_token_ids(slotted, loda), slotted.eos_token_id)
+    ids = constraint.token_ids
+    assert ids["<n0>"] in constraint.allowed_ids(constraint.state_of([ids["mul"], ids["$0"], ids["-"]]))
+    assert ids["<n0>"] not in constraint.allowed_ids(constraint.state_of([ids["mul"], ids["$0"], ids["+"]]))
+    assert constraint.accepts([ids["mul"], ids["$0"], ids["-"], ids["<n0>"], ids["add"], ids["$0"], ids["<n1>"]])
+    assert not constraint.accepts([ids["mul"], ids["$0"], ids["-"], ids["<n0>"], ids["d1"]])  # a slot is whole
+    wat = get_language("wat")
+    wat_ids = structural_token_ids(slotted, wat)
+    wat_constraint = GrammarConstraint(wat.grammar(), wat_ids, slotted.eos_token_id)
+    head = [wat_ids[t] for t in wat.tokenize(wat.canonicalize('(module (func (export "main") (result i64) i64.const 1))'))]
+    const = head[:-3]  # ... i64.const
+    assert wat_ids["<n0>"] in wat_constraint.allowed_ids(wat_constraint.state_of(const + [wat_ids["-"]]))
+    assert wat_ids["<n0>"] not in wat_constraint.allowed_ids(wat_constraint.state_of(const + [wat_ids["+"]]))

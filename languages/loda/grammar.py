@@ -16,8 +16,8 @@ call programs that exist. An empty library (no corpus attached) rules `seq` out:
 could run.
 
 A number slot (`<n0>`..`<n7>`, see `codegen.number_slots`) may stand for any constant source
-operand (not a `seq` argument); generation fills it with the prompt's number before the code
-is detokenized.
+operand (not a `seq` argument), and `-` then a slot for its negation; generation fills it with
+the prompt's number before the code is detokenized.
 
 States are small tuples `(phase, depth, emitted, seq_source, digits_left)`; `allowed` is
 memoised per state, so a decoding step costs one dict lookup.
@@ -51,6 +51,7 @@ SOURCE_FIRST = 9  # after `$`, `$$`, `+` or `-` of a long source
 SOURCE_DIGITS = 10
 DONE = 11  # after END
 SEQ_DIGITS_KNOWN = 12  # inside the digits of a `seq` argument restricted to known numbers
+SOURCE_NEG = 13  # after the `-` of a constant source: its first digit, or a number slot it negates
 
 _CELLS = frozenset(T.DIRECT + T.INDIRECT + (T.DIRECT_PREFIX, T.INDIRECT_PREFIX))
 # a number slot (codegen.number_slots) stands for a whole constant
@@ -59,6 +60,7 @@ _SEQ_SOURCE = frozenset(set(T.NONNEG_CONSTANT_TOKENS) | {T.PLUS})
 _ANY_INTEGER = frozenset(set(T.CONSTANT_TOKENS) | {T.PLUS, T.MINUS})
 _DIGITS = frozenset(T.DIGITS)
 _FIRST_DIGITS = frozenset(T.NONZERO_DIGITS)
+_SLOTS = frozenset(SLOT_TOKENS)
 _OPS_NO_LPE = frozenset(op for op in T.OPS if op != "lpe")
 
 
@@ -109,6 +111,8 @@ class LodaGrammar(Grammar):
             return _ANY_INTEGER
         if phase in (OFFSET_FIRST, TARGET_FIRST, SOURCE_FIRST):
             return _FIRST_DIGITS
+        if phase == SOURCE_NEG:
+            return _FIRST_DIGITS | _SLOTS
         if phase == OFFSET_DIGITS:
             return frozenset(digits | self._ops(0))
         if phase == LINE:
@@ -172,11 +176,15 @@ class LodaGrammar(Grammar):
             elif token in (T.PLUS, T.MINUS):
                 if seq and self._known is not None:
                     return (SEQ_DIGITS_KNOWN, depth, emitted, False, "")
+                if token == T.MINUS and not seq:
+                    return (SOURCE_NEG, depth, emitted, False, CONSTANT_DIGITS)
                 limit = SEQ_DIGITS if seq else CONSTANT_DIGITS
             else:
                 return (LINE, depth, True, False, 0)
             return (SOURCE_FIRST, depth, emitted, False, limit)
-        if phase in (SOURCE_FIRST, SOURCE_DIGITS):
+        if phase == SOURCE_NEG and token in _SLOTS:
+            return (LINE, depth, True, False, 0)
+        if phase in (SOURCE_FIRST, SOURCE_DIGITS, SOURCE_NEG):
             return (SOURCE_DIGITS, depth, emitted, False, left - 1)
         raise ValueError(f"not a LODA grammar state: {state!r}")
 

@@ -78,6 +78,8 @@ class LodaLanguage(Language):
     def constant_spans(self, tokens: Sequence[str]) -> list[tuple[int, int, int]]:
         return _tokens.constant_spans(tokens)
 
+    negation_token = _tokens.MINUS
+
     def constant_tokens(self, value: int) -> list[str]:
         return _tokens.integer_tokens(int(value))
 

@@ -18,8 +18,8 @@ well-formed numbers (a sign then digits without a leading zero) within range
 (i64.const: -2^63..2^63-1, i32.const: -2^31..2^31-1, indices and offsets: u32,
 memory limits: <= 65536 pages, align=: 1/2/4/8 up to the access width) and identifiers
 (at most 32 suffix tokens); a number slot (`<n0>`..`<n7>`, `codegen.number_slots`) may
-stand for the constant of an `i32.const` / `i64.const` (its range is checked once it is filled
-in, by validation). So
+stand for the constant of an `i32.const` / `i64.const`, and `-` then a slot for its negation
+(its range is checked once it is filled in, by validation). So
 every accepted sequence detokenizes without error. Types are not checked (wasmtime's
 validator does that). Every canonical program of the problem generator and of the LODA
 compiler is accepted.
@@ -36,7 +36,8 @@ from . import tokens as T
 
 END = Grammar.END
 NUM_START = frozenset(T.CONSTANT_TOKENS) | {T.PLUS, T.MINUS}
-CONST_START = NUM_START | frozenset(SLOT_TOKENS)  # a number slot (codegen.number_slots) is a whole constant
+SLOTS = frozenset(SLOT_TOKENS)
+CONST_START = NUM_START | SLOTS  # a number slot (codegen.number_slots) is a whole constant, or its negation after `-`
 UNUM_START = frozenset(t for t in T.CONSTANT_TOKENS if not t.startswith("-")) | {T.PLUS}
 NAMES = frozenset(T.NAMES)
 SUFFIXES = frozenset(T.SUFFIXES)
@@ -149,8 +150,9 @@ class WatGrammar(Grammar):
             return {t for t in UNUM_START if t == T.PLUS or int(t) <= bound}
         if tag == "ALIGN":
             return {a for a in ALIGNS if int(a) <= int(top[1])}
-        if tag == "DIG1":
-            return NONZERO if len(top[1]) > 1 else frozenset(T.DIGITS[1: int(top[1]) + 1])
+        if tag in ("DIG1", "NDIG1"):
+            first = NONZERO if len(top[1]) > 1 else frozenset(T.DIGITS[1: int(top[1]) + 1])
+            return first | SLOTS if tag == "NDIG1" else first
         if tag == "IDX":
             return IDX_START
         if tag == "IDXS":
@@ -278,12 +280,14 @@ class WatGrammar(Grammar):
         if tag == "NUM":
             if tok == T.PLUS:
                 return rest + (("DIG1", top[1]),)
-            return rest + (("DIG1", top[2]),) if tok == T.MINUS else rest
+            return rest + (("NDIG1", top[2]),) if tok == T.MINUS else rest
         if tag == "UNUM":
             return rest + (("DIG1", top[1]),) if tok == T.PLUS else rest
         if tag == "ALIGN":
             return rest
-        if tag == "DIG1":
+        if tag in ("DIG1", "NDIG1"):
+            if tok in SLOTS:  # a negated slot ends the constant
+                return rest
             bound = top[1]
             cmp = (tok[1] > bound[0]) - (tok[1] < bound[0])
             return rest + (("DIGS", 1, cmp, bound),)

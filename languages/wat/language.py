@@ -114,6 +114,8 @@ class WatLanguage(Language):
     def constant_spans(self, tokens: Sequence[str]) -> list[tuple[int, int, int]]:
         return T.constant_spans(tokens)
 
+    negation_token = T.MINUS
+
     def constant_tokens(self, value: int) -> list[str]:
         return T.integer_tokens(str(int(value)))
 
