@@ -155,6 +155,10 @@ class Generator:
         self.max_source_length = int(self.meta.get("max_source_length", 256))
         attach_corpus(self.language, corpus)
         model = self.checkpoint.model
+        # the checkpoint's recommended decoding (generation_config.json, as `model.generate` reads
+        # it): num_beams > 1 makes beam search the default where a caller chooses neither
+        # strategy nor sample count
+        self.default_beams = max(1, int(getattr(model.generation_config, "num_beams", 1) or 1))
         eos = model.generation_config.eos_token_id
         eos = self.tokenizer.eos_token_id if eos is None else (eos[0] if isinstance(eos, (list, tuple)) else eos)
         self.constraint = GrammarConstraint(self.language.grammar(), structural_token_ids(self.tokenizer, self.language),
@@ -239,16 +243,23 @@ class Generator:
                           forbidden=tuple(options.pop("forbidden", ())))
         return self.generate_many([request], **options)[0]
 
-    def generate_many(self, requests: Sequence[Request], *, num_samples: int = 1, strategy: str | None = None,
+    def generate_many(self, requests: Sequence[Request], *, num_samples: int | None = None,
+                      strategy: str | None = None,
                       constrain: bool = True, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
                       num_beams: int | None = None, seed: int | None = None, batch_rows: int = 256,
                       agreement_weight: float | None = None, progress: Callable[[int], None] | None = None,
                       ) -> list[GenerationResult]:
         """One `GenerationResult` per request; decoding is batched across requests and all their
-        candidates run in the pool together. `agreement_weight` (default: AGREEMENT_WEIGHT for
-        sampling, 0 for beam search) weighs the self-consistency vote in the choice."""
+        candidates run in the pool together. With neither `num_samples` nor `strategy`, the
+        checkpoint's recommended decoding: beam search where its generation_config has num_beams
+        > 1, else greedy. `agreement_weight` (default: AGREEMENT_WEIGHT for sampling, 0 for beam
+        search) weighs the self-consistency vote in the choice."""
         from .decoding import DecodeOptions
 
+        if num_samples is None:
+            if strategy is None and self.default_beams > 1:
+                strategy, num_beams = "beam", num_beams or self.default_beams
+            num_samples = (num_beams or self.default_beams) if strategy == "beam" else 1
         strategy = strategy or ("greedy" if num_samples == 1 else "sample")
         if agreement_weight is None:
             # Beams are the model's top modes, not independent draws: near-identical beams would
@@ -379,9 +390,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lang", help="target language (must be the checkpoint's)")
     parser.add_argument("--terms", help="first terms, comma separated: go to the prompt and to selection")
     parser.add_argument("--expected", type=int, help="expected result (problems): used in selection")
-    parser.add_argument("--num-samples", "-k", type=int, default=1, help="candidates to decode (default 1: greedy)")
+    parser.add_argument("--num-samples", "-k", type=int,
+                        help="candidates to decode (default: the checkpoint's num_beams beams where its "
+                             "generation_config.json recommends beam search, else 1: greedy)")
     parser.add_argument("--strategy", choices=("greedy", "beam", "sample"),
-                        help="default: greedy for one sample, sampling for more")
+                        help="default: greedy for one sample, sampling for more (or the checkpoint's beams)")
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--top-p", type=float, default=1.0)
     parser.add_argument("--top-k", type=int, default=0)
@@ -474,7 +487,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_one(generator: Generator, description: str, terms: list[int] | None, args: argparse.Namespace,
             num_samples: int | None = None, constrain: bool | None = None) -> GenerationResult:
     samples = num_samples if num_samples is not None else args.num_samples
-    strategy = args.strategy if (args.strategy != "greedy" or samples == 1) else None
+    # `--strategy greedy -k 8` (the parser's old default with more samples) means sampling
+    strategy = None if args.strategy == "greedy" and samples is not None and samples > 1 else args.strategy
     return generator.generate(
         description, terms=terms, expected=args.expected, run_terms=max(args.count, len(terms or ())),
         num_samples=samples, strategy=strategy,
@@ -622,7 +636,7 @@ class Repl:
                     self._switch(default_checkpoint(value) if name == "lang" else value)
             elif name == "settings":
                 self.say(json.dumps({"language": self.generator.language.name, "terms": self.terms,
-                                     "expected": self.args.expected, "samples": self.samples,
+                                     "expected": self.args.expected, "samples": self.samples or "checkpoint default",
                                      "strategy": self.args.strategy or "auto", "constrain": self.constrain,
                                      "count": self.args.count, "show_all": self.show_all, "json": self.as_json}))
             else:

@@ -117,6 +117,28 @@ def test_beams_are_ranked_by_score_samples_by_agreement(checkpoint):
         assert forced.chosen.outputs[0] == 3
 
 
+def test_checkpoint_recommending_beams_makes_them_the_default(checkpoint, tmp_path, capsys):
+    import shutil
+
+    beams = tmp_path / "beams"
+    shutil.copytree(checkpoint, beams)
+    config = json.loads((beams / "generation_config.json").read_text())
+    (beams / "generation_config.json").write_text(json.dumps({**config, "num_beams": 3}))
+    with Generator(str(beams), workers=1, timeout=5) as generator:
+        default = generator.generate("Powers of 2")
+        assert default.strategy == "beam" and default.num_samples == 3
+        assert sum(c.count for c in default.candidates) == 3
+        assert generator.generate("Powers of 2", strategy="greedy").strategy == "greedy"
+        assert generator.generate("Powers of 2", num_samples=1).strategy == "greedy"
+        assert generator.generate("Powers of 2", num_samples=4, seed=0).strategy == "sample"
+    with Generator(str(checkpoint), workers=1, timeout=5) as generator:  # no recommendation: greedy
+        assert generator.generate("Powers of 2").strategy == "greedy"
+    assert main(["--checkpoint", str(beams), "--json", "--strategy", "greedy", "Powers of 2"]) in (0, 2)
+    assert json.loads(capsys.readouterr().out)["strategy"] == "greedy"
+    assert main(["--checkpoint", str(beams), "--json", "Powers of 2"]) in (0, 2)
+    assert json.loads(capsys.readouterr().out)["num_samples"] == 3
+
+
 def test_cli_without_checkpoint_explains_how_to_train(tmp_path, capsys):
     assert main(["--checkpoint", str(tmp_path / "missing"), "Fibonacci numbers"]) == 1
     err = capsys.readouterr().err
