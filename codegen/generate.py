@@ -258,7 +258,7 @@ class Generator:
 
         if num_samples is None:
             if strategy is None and self.default_beams > 1:
-                strategy, num_beams = "beam", num_beams or self.default_beams
+                strategy = "beam"
             num_samples = (num_beams or self.default_beams) if strategy == "beam" else 1
         strategy = strategy or ("greedy" if num_samples == 1 else "sample")
         if agreement_weight is None:
@@ -487,7 +487,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_one(generator: Generator, description: str, terms: list[int] | None, args: argparse.Namespace,
             num_samples: int | None = None, constrain: bool | None = None) -> GenerationResult:
     samples = num_samples if num_samples is not None else args.num_samples
-    # `--strategy greedy -k 8` (the parser's old default with more samples) means sampling
+    # greedy gives one hypothesis: `--strategy greedy -k 8` falls back to the default for 8 (sampling)
     strategy = None if args.strategy == "greedy" and samples is not None and samples > 1 else args.strategy
     return generator.generate(
         description, terms=terms, expected=args.expected, run_terms=max(args.count, len(terms or ())),

@@ -54,13 +54,13 @@ SEQ_DIGITS_KNOWN = 12  # inside the digits of a `seq` argument restricted to kno
 SOURCE_NEG = 13  # after the `-` of a constant source: its first digit, or a number slot it negates
 
 _CELLS = frozenset(T.DIRECT + T.INDIRECT + (T.DIRECT_PREFIX, T.INDIRECT_PREFIX))
+_SLOTS = frozenset(SLOT_TOKENS)
 # a number slot (codegen.number_slots) stands for a whole constant
-_ANY_SOURCE = frozenset(_CELLS | set(T.CONSTANT_TOKENS) | {T.PLUS, T.MINUS} | set(SLOT_TOKENS))
+_ANY_SOURCE = frozenset(_CELLS | set(T.CONSTANT_TOKENS) | {T.PLUS, T.MINUS} | _SLOTS)
 _SEQ_SOURCE = frozenset(set(T.NONNEG_CONSTANT_TOKENS) | {T.PLUS})
 _ANY_INTEGER = frozenset(set(T.CONSTANT_TOKENS) | {T.PLUS, T.MINUS})
 _DIGITS = frozenset(T.DIGITS)
 _FIRST_DIGITS = frozenset(T.NONZERO_DIGITS)
-_SLOTS = frozenset(SLOT_TOKENS)
 _OPS_NO_LPE = frozenset(op for op in T.OPS if op != "lpe")
 
 
