@@ -7,11 +7,11 @@
         [--out benchmarks/results/wat_problems_eval.json] [--markdown PATH]
 
 The held-out set: `generate_problems(M, seed)` with a seed the training data does not use
-(the "wat-problems" recipe is `generate_problems(count, seed)` with the count and seed of the
-checkpoint's train_config.yaml, `data.recipe_options`: 60,000 problems with seed 0, all levels,
-for the shipped model), keeping the first `count` problems whose text (exact, and
-normalised as in the data leakage guard) does NOT occur among the training recipe's problems
-(any split). So no held-out text was ever seen in training. Levels are drawn uniformly.
+(the "wat-problems" recipe is `generate_problems(count, seed, levels)`, or the union of its
+`parts`, as the checkpoint's train_config.yaml `data.recipe_options` says; read through
+`problem_sets`, as the recipe reads it), keeping the first `count` problems whose text (exact,
+and normalised as in the data leakage guard) does NOT occur among any of the training recipe's
+problems (any split). So no held-out text was ever seen in training. Levels are drawn uniformly.
 
 Each problem is decoded (grammar-constrained; greedy by default, or `--strategy beam
 --num-samples K` / `--strategy sample --num-samples K`) through the public
@@ -42,21 +42,23 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from codegen.data import normalize_name  # noqa: E402
-from languages.wat.problems import Problem, generate_problems  # noqa: E402
+from languages.wat.problems import Problem, generate_problems, problem_sets  # noqa: E402
 
 DEFAULT_SEED = 20261122  # not used for any training data
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "wat_problems_eval.json"
 
 
-def held_out_problems(count: int, seed: int, levels: Sequence[int], train_count: int, train_seed: int,
+def held_out_problems(count: int, seed: int, levels: Sequence[int], training_sets: Sequence[dict],
                       ) -> tuple[list[Problem], dict[str, Any]]:
-    """The first `count` problems of `generate_problems(.., seed, levels)` whose text is not in the
-    training recipe's problem set (exact or normalised)."""
-    if seed == train_seed:
-        raise ValueError("the held-out seed must differ from the training seed")
-    training = generate_problems(train_count, seed=train_seed)
-    seen_exact = {p.text for p in training}
-    seen_norm = {normalize_name(p.text) for p in training}
+    """The first `count` problems of `generate_problems(.., seed, levels)` whose text is not in any
+    of the training recipe's problem sets (exact or normalised); `training_sets` is
+    `problem_sets(...)` of the recipe's options."""
+    if any(part["seed"] == seed for part in training_sets):
+        raise ValueError("the held-out seed must differ from every training seed")
+    seen_exact: set[str] = set()
+    for part in training_sets:
+        seen_exact.update(p.text for p in generate_problems(part["count"], seed=part["seed"], levels=part["levels"]))
+    seen_norm = {normalize_name(text) for text in seen_exact}
     size = count
     while True:
         drawn = generate_problems(size, seed=seed, levels=tuple(levels))
@@ -69,7 +71,7 @@ def held_out_problems(count: int, seed: int, levels: Sequence[int], train_count:
     dropped = [p for p in drawn[:last] if p not in kept]
     info = {"seed": seed, "drawn": last, "dropped_as_seen_in_training": len(dropped),
             "dropped_examples": [p.text for p in dropped[:10]],
-            "training_recipe": {"count": train_count, "seed": train_seed},
+            "training_recipe": [{**part, "levels": list(part["levels"])} for part in training_sets],
             "overlap_with_training_texts": sum(1 for p in kept if p.text in seen_exact)}
     return kept, info
 
@@ -145,8 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=500)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--levels", default="1,2,3,4,5")
-    parser.add_argument("--train-count", type=int, help="problems of the training recipe (default: read from "
-                        "the checkpoint's train_config.yaml, data.recipe_options.wat-problems.count, else 10000)")
+    parser.add_argument("--train-count", type=int, help="exclude one training set of this many problems "
+                        "instead of the checkpoint's recipe (default: the sets of its train_config.yaml, "
+                        "data.recipe_options.wat-problems, else 10000 problems of seed 0)")
     parser.add_argument("--train-seed", type=int, help="seed of the training recipe (default: from the "
                         "checkpoint's train_config.yaml, else 0)")
     parser.add_argument("--bar-levels", default="1,2,3")
@@ -169,12 +172,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from codegen.generate import Generator, Request
 
     recipe = training_recipe(Path(args.checkpoint))
-    train_count = args.train_count if args.train_count is not None else int(recipe.get("count", 10_000))
-    train_seed = args.train_seed if args.train_seed is not None else int(recipe.get("seed", 0))
+    if args.train_count is not None or args.train_seed is not None:  # one set, as given
+        recipe = {"count": args.train_count if args.train_count is not None else recipe.get("count", 10_000),
+                  "seed": args.train_seed if args.train_seed is not None else recipe.get("seed", 0)}
+    training_sets = problem_sets(**{k: recipe[k] for k in ("count", "seed", "levels", "parts") if k in recipe})
     levels = [int(x) for x in args.levels.split(",") if x.strip()]
     bar_levels = [int(x) for x in args.bar_levels.split(",") if x.strip()]
     started = time.time()
-    problems, info = held_out_problems(args.count, args.seed, levels, train_count, train_seed)
+    problems, info = held_out_problems(args.count, args.seed, levels, training_sets)
     print(f"held-out: {len(problems)} problems (seed {args.seed}; {info['dropped_as_seen_in_training']} drawn "
           f"problems dropped because their text is in the training recipe)", file=sys.stderr, flush=True)
     items: list[dict[str, Any]] = []

@@ -193,6 +193,10 @@ def validate(config: Mapping[str, Any], source: str = "<config>") -> dict[str, A
             if name not in accepted:
                 raise ConfigError(f"{source}: field 'data.recipe_options.{recipe}.{name}' is unknown "
                                   f"(options of {recipe!r}: {sorted(accepted)})")
+        try:
+            language.check_recipe_options(recipe, options)
+        except ValueError as error:
+            raise ConfigError(f"{source}: field 'data.recipe_options.{recipe}': {error}") from None
     return dict(config)
 
 

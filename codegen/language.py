@@ -148,6 +148,10 @@ class Language(abc.ABC):
         return {p.name for p in parameters if p.name != "corpus"
                 and p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)}
 
+    def check_recipe_options(self, recipe: str, options: Mapping[str, Any]) -> None:
+        """Raise ValueError (naming the field) where a recipe's option values are malformed, so a
+        broken config fails when it is read, not an hour into data preparation."""
+
     def records(self, recipe: str, corpus: str | None = None, **options: Any) -> Iterator[Record]:
         """Records of one corpus recipe (see `recipes`)."""
         if recipe not in self.recipes:

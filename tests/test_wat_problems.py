@@ -107,3 +107,86 @@ def test_heldout_benchmark_excludes_what_a_run_checkpoint_trained_on(tmp_path):
     assert module.training_recipe(run) == {"count": 60000, "seed": 0}
     assert module.training_recipe(run / "checkpoint-200") == {"count": 60000, "seed": 0}
     assert module.training_recipe(tmp_path) == {}
+
+
+def _benchmark_module():
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "wat_problems_eval.py"
+    spec = importlib.util.spec_from_file_location("wat_problems_eval", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_chains_are_straight_stack_code_in_the_order_of_the_text():
+    """A chain's program pushes the start and then one `i64.const v; op` per phrase, in order:
+    no local carries the value (the shorter target is what a model learns to write)."""
+    words = {"add": "i64.add", "increase": "i64.add", "subtract": "i64.sub", "decrease": "i64.sub",
+             "take": "i64.sub", "multiply": "i64.mul"}
+    chains = [p for p in generate_problems(400, seed=5, levels=(2,)) if p.kind == "chain"]
+    assert len(chains) > 30
+    for p in chains:
+        lines = [line.strip() for line in p.wat.splitlines()[2:]]
+        assert not any(line.startswith(("local", "(local")) for line in lines), p.wat
+        numbers = [int(n) for n in re.findall(r"(?<![\w^])\d+", p.text)]
+        steps = re.findall(r"\b(add|increase|subtract|decrease|take|multiply)\b", p.text.split(",", 1)[1]
+                           if p.text.startswith("Start") else p.text.split(numbers and str(numbers[0]), 1)[1])
+        expected = [f"i64.const {numbers[0]}"]
+        for word, value in zip(steps, numbers[1:]):
+            expected += [f"i64.const {value}", words[word]]
+        assert [line.rstrip(")") for line in lines] == expected, (p.text, p.wat)
+
+
+def test_problem_sets_join_parts_and_name_a_malformed_one():
+    from languages.wat.problems import problem_sets
+
+    assert problem_sets(count=5, seed=2, levels="1,3") == [{"count": 5, "seed": 2, "levels": (1, 3)}]
+    assert problem_sets(parts=[{"count": 4}, {"count": 3, "seed": 1, "levels": [2]}]) == [
+        {"count": 4, "seed": 0, "levels": (1, 2, 3, 4, 5)}, {"count": 3, "seed": 1, "levels": (2,)}]
+    for parts, field in [([{"count": 4, "sed": 1}], "parts[0]: unknown field(s) ['sed']"),
+                         ([{"count": 4}, {"seed": 1}], "parts[1]: missing field 'count'"),
+                         ([{"count": 4, "levels": [9]}], "parts[0]: unknown levels [9]"),
+                         ([{"count": "many"}], "parts[0]: count and seed must be integers"),
+                         ([], "non-empty list"), ([3], "parts[0] must be a mapping")]:
+        with pytest.raises(ValueError, match=re.escape(field)):
+            problem_sets(parts=parts)
+
+
+def test_a_config_with_malformed_parts_fails_when_read(tmp_path):
+    from codegen.config import ConfigError, load_config
+
+    path = tmp_path / "bad.yaml"
+    path.write_text("language: wat\nrecipes: [wat-problems]\ndata:\n  recipe_options:\n    wat-problems:\n"
+                    "      parts:\n        - {count: 10}\n        - {count: 10, levels: [7]}\n")
+    with pytest.raises(ConfigError, match=re.escape("data.recipe_options.wat-problems': wat-problems.parts[1]")):
+        load_config(path)
+
+
+def test_the_recipe_joins_parts_without_repeating_a_text():
+    from languages.wat.language import WatLanguage
+
+    lang = WatLanguage()
+    first = [r.meta["text"] for r in lang.records("wat-problems", None, count=30, seed=0)]
+    joined = [r.meta["text"] for r in lang.records("wat-problems", None, parts=[
+        {"count": 30, "seed": 0}, {"count": 20, "seed": 0}, {"count": 25, "seed": 1, "levels": [2]}])]
+    extra = [p.text for p in generate_problems(25, seed=1, levels=(2,))]
+    assert joined[:30] == first  # the second part is a prefix of the first: nothing new
+    assert joined[30:] == [t for t in extra if t not in set(first)]
+    assert len(set(joined)) == len(joined)
+
+
+def test_heldout_benchmark_excludes_the_texts_of_every_part():
+    module = _benchmark_module()
+    from languages.wat.problems import problem_sets
+
+    sets = problem_sets(parts=[{"count": 300, "seed": 0}, {"count": 3000, "seed": 1, "levels": [1]}])
+    kept, info = module.held_out_problems(300, 7, [1], sets)
+    first = {p.text for p in generate_problems(300, seed=0)}
+    second = {p.text for p in generate_problems(3000, seed=1, levels=(1,))}
+    assert len(kept) == 300 and not {p.text for p in kept} & (first | second)
+    drawn = generate_problems(info["drawn"], seed=7, levels=(1,))
+    assert any(p.text in second and p.text not in first for p in drawn)  # the second part did exclude
+    with pytest.raises(ValueError, match="seed must differ"):
+        module.held_out_problems(10, 1, [2], sets)

@@ -24,7 +24,7 @@ from . import tokens as T
 from .canonical import format_wat
 from .errors import WatEntryError, WatError
 from .grammar import WatGrammar
-from .problems import generate_problems
+from .problems import generate_problems, problem_sets
 from .runner import RunLimits, Sandbox, check_imports
 from .validator import validate
 
@@ -126,15 +126,26 @@ class WatLanguage(Language):
 
     # -------------------------------------------------------------- recipes
     def problem_records(self, corpus: Any = None, *, count: int = 10_000, seed: int = 0,
-                        levels: Sequence[int] | str = (1, 2, 3, 4, 5), **_: Any) -> Iterator[Record]:
+                        levels: Sequence[int] | str = (1, 2, 3, 4, 5),
+                        parts: Sequence[dict] | None = None, **_: Any) -> Iterator[Record]:
         """Generated problems: id = problem id (content-derived), prompt = `<wat> text`,
         code = canonical WAT, expected = the answer (computed in Python).
-        `corpus` and other options (e.g. `include_denied`) are ignored."""
-        if isinstance(levels, str):
-            levels = [int(x) for x in levels.split(",") if x.strip()]
-        for p in generate_problems(int(count), seed=int(seed), levels=tuple(levels)):
-            yield Record(id=p.id, prompt=make_prompt(self.name, p.text), code=p.wat, expected=p.answer,
-                         meta={"level": p.level, "kind": p.kind, "text": p.text, "recipe": "wat-problems"})
+        `parts` (a list of {count, seed, levels} sets, in place of the three options) joins
+        several generated sets, e.g. an earlier stage's set plus extra level-2 problems; a text
+        already yielded by an earlier part is skipped. `corpus` and other options (e.g.
+        `include_denied`) are ignored."""
+        seen: set[str] = set()
+        for options in problem_sets(count=count, seed=seed, levels=levels, parts=parts):
+            for p in generate_problems(options["count"], seed=options["seed"], levels=options["levels"]):
+                if p.text in seen:
+                    continue
+                seen.add(p.text)
+                yield Record(id=p.id, prompt=make_prompt(self.name, p.text), code=p.wat, expected=p.answer,
+                             meta={"level": p.level, "kind": p.kind, "text": p.text, "recipe": "wat-problems"})
+
+    def check_recipe_options(self, recipe: str, options: Mapping[str, Any]) -> None:
+        if recipe == "wat-problems":
+            problem_sets(**{k: options[k] for k in ("count", "seed", "levels", "parts") if k in options})
 
     def recipe_parameters(self, recipe: str) -> set[str]:
         if recipe == "wat-oeis":  # a thin wrapper: the options are those of oeis.oeis_records

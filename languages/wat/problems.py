@@ -30,7 +30,7 @@ import hashlib
 import math
 import random
 from dataclasses import asdict, dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from .canonical import format_wat
 
@@ -295,13 +295,15 @@ def gen_chain(rng: random.Random) -> Generated:
         "Start with {s}, {p}. What is the result?", "Take {s}; {p}. What number do you get?",
         "Begin with the number {s}. Then {p}. What is the final value?",
         "A counter starts at {s}. You {p}. What does the counter show at the end?"]).format(s=start, p=joined)
-    body = _assign("x", start)
+    # Straight stack code, one `i64.const v; op` pair per phrase in the order of the text: the
+    # running value stays on the stack, so the program has no local to carry it between steps
+    # (the local form was three times longer and models lost their place in it).
+    body = [_c(start)]
     value = start
     for op, v in steps:
-        body += [_get("x"), _c(v), _OPS[op], _set("x")]
+        body += [_c(v), _OPS[op]]
         value = value + v if op == "+" else value - v if op == "-" else value * v
-    body.append(_get("x"))
-    return "chain", text, _program("x", body), value
+    return "chain", text, _program("", body), value
 
 
 def _poly_text(coeffs: list[int]) -> str:
@@ -745,3 +747,45 @@ def generate_problems(count: int, seed: int = 0, levels: Sequence[int] = (1, 2, 
         seen.add(text)
         out.append(Problem(problem_id(level, kind, text), level, kind, text, wat, answer))
     return out
+
+
+def problem_sets(count: int = 10_000, seed: int = 0, levels: Sequence[int] | str = (1, 2, 3, 4, 5),
+                 parts: Sequence[dict] | None = None) -> list[dict]:
+    """The generated sets a "wat-problems" recipe joins, as [{count, seed, levels}], from its
+    options: `count`/`seed`/`levels` describe one set; `parts` lists several (and then replaces
+    them). Both the recipe and the held-out benchmark read a config through this, so the
+    benchmark excludes exactly the texts a model was trained on. A malformed part is a
+    ValueError naming its index and field."""
+    def levels_of(value: Any, where: str) -> tuple[int, ...]:
+        items = value.split(",") if isinstance(value, str) else value
+        try:
+            out = tuple(int(x) for x in items if str(x).strip())
+        except (TypeError, ValueError):
+            raise ValueError(f"{where}: levels must be a list of level numbers, got {value!r}") from None
+        unknown = [x for x in out if x not in GENERATORS]
+        if unknown or not out:
+            raise ValueError(f"{where}: unknown levels {unknown or list(out)}; known: {sorted(GENERATORS)}")
+        return out
+
+    if parts is None:
+        return [{"count": int(count), "seed": int(seed), "levels": levels_of(levels, "wat-problems")}]
+    if isinstance(parts, (str, bytes)) or not isinstance(parts, Sequence) or not parts:
+        raise ValueError(f"wat-problems.parts must be a non-empty list of {{count, seed, levels}}, got {parts!r}")
+    sets = []
+    for i, part in enumerate(parts):
+        where = f"wat-problems.parts[{i}]"
+        if not isinstance(part, dict):
+            raise ValueError(f"{where} must be a mapping with count, seed and levels, got {part!r}")
+        unknown = sorted(set(part) - {"count", "seed", "levels"})
+        if unknown:
+            raise ValueError(f"{where}: unknown field(s) {unknown}; known: count, seed, levels")
+        if "count" not in part:
+            raise ValueError(f"{where}: missing field 'count'")
+        try:
+            n, s = int(part["count"]), int(part.get("seed", 0))
+        except (TypeError, ValueError):
+            raise ValueError(f"{where}: count and seed must be integers, got {part!r}") from None
+        if n < 0:
+            raise ValueError(f"{where}.count must be >= 0, got {n}")
+        sets.append({"count": n, "seed": s, "levels": levels_of(part.get("levels", (1, 2, 3, 4, 5)), where)})
+    return sets
