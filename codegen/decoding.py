@@ -153,6 +153,8 @@ class GrammarConstraint:
         if state is DONE or state is DEAD:
             return 0
         known = self._distance.get(state)
+        if known is None:
+            known = self.grammar.completion_distance(state)
         if known is not None:
             return known
         best = self.UNREACHABLE
@@ -160,8 +162,11 @@ class GrammarConstraint:
         while frontier and level < best:
             following = []
             for current in frontier:
-                if current in self._distance:
-                    best = min(best, level + self._distance[current])
+                known = self._distance.get(current)
+                if known is None and current is not DEAD:
+                    known = self.grammar.completion_distance(current)
+                if known is not None:
+                    best = min(best, level + known)
                     continue
                 if self.eos_token_id in self.allowed_ids(current) and current is not DEAD:
                     if Grammar.END in self.grammar.allowed(current):

@@ -81,6 +81,12 @@ class Grammar(abc.ABC):
     def advance(self, state: Hashable, token: str) -> Hashable:
         """The state after `token`; raises ValueError if the token is not allowed."""
 
+    def completion_distance(self, state: Hashable) -> int | None:
+        """The fewest tokens after which `state` allows END, where the grammar can tell cheaply;
+        None otherwise. Constrained decoding keeps a length budget with it, and searches the
+        grammar breadth-first where this is None; an answer must be exact, not a guess."""
+        return None
+
     END = "</s>"
 
 

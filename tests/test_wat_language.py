@@ -165,6 +165,91 @@ def test_grammar_rejects_unbalanced_and_broken_programs():
         grammar.advance(grammar.start(), "module")
 
 
+def _func(*body: str, result: bool = True) -> list[str]:
+    head = ["(", "module", "(", "func", "$main", "(", "export", '"main"', ")"]
+    return head + (["(", "result", "i64", ")"] if result else []) + list(body) + [")", ")"]
+
+
+def test_grammar_tracks_the_operand_stack_of_a_function_body():
+    """Constrained decoding cannot end a function with the wrong number of values, pop an empty
+    stack, leave values in a block, or push without bound (the failures of small models: a
+    runaway `local.get $x ...` that never closes, `i64.const a i64.const b i64.const c i64.mul`)."""
+    from languages.wat.grammar import MAX_STACK
+
+    grammar = WatGrammar()
+    c = ["i64.const", "7"]
+    assert grammar.accepts(_func(*c))
+    assert not grammar.accepts(_func())  # the i64 result is missing
+    assert not grammar.accepts(_func(*c, *c))  # a value left over
+    assert grammar.accepts(_func(result=False)) and not grammar.accepts(_func(*c, result=False))
+    assert not grammar.accepts(_func("i64.add"))  # nothing to pop
+    assert not grammar.accepts(_func(*c, "i64.add"))
+    assert grammar.accepts(_func(*c, *c, "i64.add"))
+    assert grammar.accepts(["(", "module", "(", "func", "(", "result", "i64", "i64", ")", *c, *c, ")", ")"])
+    # a block without a type must leave the stack as it found it, in each arm of an `if`
+    assert grammar.accepts(_func(*c, "block", *c, "drop", "end"))
+    assert not grammar.accepts(_func(*c, "block", *c, "end"))
+    assert grammar.accepts(_func(*c, *c, "if", "nop", "else", "nop", "end"))
+    assert not grammar.accepts(_func(*c, *c, "if", *c, "else", "nop", "end"))
+    assert not grammar.accepts(_func(*c, "if", "nop", "end"))  # `if` pops its condition
+    # where the grammar cannot count, it does not constrain: typed blocks, calls, folded code,
+    # and the unreachable rest of a block after `br` / `return`
+    assert grammar.accepts(_func("block", "(", "result", "i64", ")", *c, "end"))
+    assert grammar.accepts(_func("call", "$f"))
+    assert grammar.accepts(_func("(", "i64.add", "(", "i64.const", "1", ")", "(", "i64.const", "2", ")", ")"))
+    assert grammar.accepts(_func(*c, "block", *c, "br", "0", "end"))
+    assert grammar.accepts(_func(*c, "return", "i64.add"))
+    # a bounded stack: after MAX_STACK pushes, only what consumes is allowed
+    state = grammar.start()
+    for tok in _func(*c * MAX_STACK)[:-2]:
+        state = grammar.advance(state, tok)
+    allowed = grammar.allowed(state)
+    assert "i64.add" in allowed and "drop" in allowed
+    assert not allowed & {"i64.const", "local.get", "global.get", ")"}
+
+
+def _search_distance(grammar: WatGrammar, state, limit: int) -> int | None:
+    frontier, seen = [state], {state}
+    for level in range(limit + 1):
+        following = []
+        for current in frontier:
+            allowed = grammar.allowed(current)
+            if Grammar.END in allowed:
+                return level
+            for token in allowed:
+                successor = grammar.advance(current, token)
+                if successor not in seen:
+                    seen.add(successor)
+                    following.append(successor)
+        frontier = following
+    return None
+
+
+def test_completion_distance_equals_a_search_of_the_grammar():
+    """Decoding's length budget trusts `completion_distance` instead of searching: it must be
+    the true fewest tokens to END (here checked by breadth-first search where that is small),
+    including off-height blocks and functions, which `unreachable` closes in one token."""
+    grammar, rng, checked = WatGrammar(), random.Random(4), 0
+    c = ["i64.const", "7"]
+    extra = [_func(*c, "block", *c, *c)[:-2], _func(*c, *c, "if")[:-2], _func()[:-2], _func(*c, *c)[:-2]]
+    for tokens in [LANG.tokenize(code) for code in PROGRAMS[:12]] + extra:
+        state = grammar.start()
+        for token in tokens:
+            state = grammar.advance(state, token)
+            walked = state
+            for _ in range(rng.randint(0, 3)):
+                options = sorted(grammar.allowed(walked) - {Grammar.END})
+                if not options:
+                    break
+                walked = grammar.advance(walked, rng.choice(options))
+            for candidate in (state, walked):
+                distance = grammar.completion_distance(candidate)
+                if distance is not None and distance <= 3:
+                    assert _search_distance(grammar, candidate, 3) == distance, candidate
+                    checked += 1
+    assert checked > 100
+
+
 SLOT_VALUES = [3, -7, 0, 65536, 1, 2, 5, 99][:MAX_SLOTS]  # all within i32, as a valid prompt's would be
 
 

@@ -20,9 +20,15 @@ memory limits: <= 65536 pages, align=: 1/2/4/8 up to the access width) and ident
 (at most 32 suffix tokens); a number slot (`<n0>`..`<n7>`, `codegen.number_slots`) may
 stand for the constant of an `i32.const` / `i64.const`, and `-` then a slot for its negation
 (its range is checked once it is filled in, by validation). So
-every accepted sequence detokenizes without error. Types are not checked (wasmtime's
-validator does that). Every canonical program of the problem generator and of the LODA
-compiler is accepted.
+every accepted sequence detokenizes without error.
+
+In a function body it also counts the operand stack: an instruction needs its operands
+(`i64.add` two, `if` one), a block without a type leaves the stack as it found it, the
+function ends with exactly its result count, and at most MAX_STACK values are pushed. Where it
+cannot count (typed blocks, `call`, folded instructions, the unreachable rest of a block after
+`br` / `return`) it stops constraining until it can again, so no valid program is rejected for
+its stack. Value types are not checked (wasmtime's validator does that). Every canonical
+program of the problem generator and of the LODA compiler is accepted.
 """
 from __future__ import annotations
 
@@ -71,7 +77,46 @@ _CLOSE = ("CLOSE",)
 _STR = ("STR",)
 _IDX = ("IDX",)
 _UNUM = ("UNUM", U32)
-_BODY = ("SEQ", 6, "")
+# A SEQ frame is ("SEQ", phase, blocks, height, entries, results): `blocks` the open flat blocks
+# ("b"/"l"/"i"/"e"), `height` the operand-stack height (None where unknown), `entries` each open
+# block's height at entry (None where unknown), `results` the function's result count (None
+# where the sequence is not a function body: folded bodies, `then`/`else`, global initialisers).
+_BODY = ("SEQ", 6, "", None, (), None)
+_FUNC = ("SEQ", 0, "", 0, (), 0)
+MAX_STACK = 16  # operand-stack height allowed while decoding (canonical programs stay far below)
+_UNARY = {"i32.eqz", "i64.eqz", "i32.clz", "i32.ctz", "i32.popcnt", "i64.clz", "i64.ctz", "i64.popcnt",
+          "i32.wrap_i64", "i64.extend_i32_s", "i64.extend_i32_u", "i32.extend8_s", "i32.extend16_s",
+          "i64.extend8_s", "i64.extend16_s", "i64.extend32_s", "local.tee", "memory.grow"}
+_POLYMORPHIC = frozenset({"unreachable", "br", "br_table", "return"})  # the rest of the block is unreachable
+
+
+def _stack_effect(tok: str) -> tuple[int, int] | None:
+    """(pops, pushes) of a flat instruction; None where the grammar cannot tell (`call`: the
+    callee's signature) or the stack becomes polymorphic."""
+    if tok in _POLYMORPHIC or tok == "call":
+        return None
+    if tok in ("nop", "block", "loop"):
+        return (0, 0)
+    if tok in ("if", "br_if", "drop", "local.set", "global.set"):
+        return (1, 0)
+    if tok in ("local.get", "global.get", "memory.size", "i32.const", "i64.const"):
+        return (0, 1)
+    if tok in ("memory.fill", "memory.copy"):
+        return (3, 0)
+    if tok == "select":
+        return (3, 1)
+    if tok in _UNARY or ".load" in tok:
+        return (1, 1)
+    if ".store" in tok:
+        return (2, 0)
+    return (2, 1)  # the binary i32./i64. operations
+
+
+_EFFECTS = {tok: _stack_effect(tok) for tok in T.INSTRUCTIONS if tok not in ("else", "end")}
+# Flat instructions a known height allows: enough operands, and no push past MAX_STACK.
+_PLAIN_AT = tuple(frozenset(t for t in PLAIN if _EFFECTS[t] is None
+                            or (_EFFECTS[t][0] <= h and h - _EFFECTS[t][0] + _EFFECTS[t][1] <= MAX_STACK))
+                  for h in range(MAX_STACK + 1))
 
 
 def _natural_align(tok: str) -> str:
@@ -173,14 +218,16 @@ class WatGrammar(Grammar):
         if tag == "MOD":
             return {OPEN, CLOSE} | (NAMES if top[1] == 0 else set())
         if tag == "SEQ":
-            _, phase, blocks = top
-            out = set(PLAIN)
+            _, phase, blocks, height, entries, results = top
+            out = set(PLAIN if height is None else _PLAIN_AT[height])
             out.add(OPEN)
             if blocks:
-                out.add("end")
-                if blocks[-1] == "i":
-                    out.add("else")
-            else:
+                # a block without a type leaves the stack as it found it
+                if height is None or entries[-1] is None or height == entries[-1]:
+                    out.add("end")
+                    if blocks[-1] == "i":
+                        out.add("else")
+            elif height is None or results is None or height == results:
                 out.add(CLOSE)
             if phase == 0:
                 out |= NAMES
@@ -322,20 +369,23 @@ class WatGrammar(Grammar):
                 return rest
             return rest + (("MOD", 1), _SUFX)
         if tag == "SEQ":
-            _, phase, blocks = top
+            _, phase, blocks, height, entries, results = top
             if tok == OPEN:
                 return state + (_HEAD,)
             if tok == CLOSE:
                 return rest
             if tok in NAMES:
-                return rest + (("SEQ", 1, blocks), _SUFX)
+                return rest + (("SEQ", 1, blocks, height, entries, results), _SUFX)
             if tok == "else":
-                return rest + (("SEQ", 6, blocks[:-1] + "e"),)
+                return rest + (("SEQ", 6, blocks[:-1] + "e", entries[-1], entries, results),)
             if tok == "end":
-                return rest + (("SEQ", 6, blocks[:-1]),)
+                return rest + (("SEQ", 6, blocks[:-1], entries[-1], entries[:-1], results),)
+            effect = _EFFECTS[tok]
+            if height is not None:
+                height = None if effect is None else height - effect[0] + effect[1]
             if tok in BLOCK_CHAR:
-                return rest + (("SEQ", 6, blocks + BLOCK_CHAR[tok]), ("BT", 0))
-            return rest + (("SEQ", 6, blocks),) + _immediates(tok)
+                return rest + (("SEQ", 6, blocks + BLOCK_CHAR[tok], height, entries + (height,), results), ("BT", 0))
+            return rest + (("SEQ", 6, blocks, height, entries, results),) + _immediates(tok)
         if tag in ("FIF", "FOLD", "EXPDESC", "IMPDESC"):
             return state + (_HEAD,) if tok == OPEN else rest
         if tag == "TL":
@@ -344,6 +394,9 @@ class WatGrammar(Grammar):
                 return rest
             if tok in NAMES:
                 return rest + (("TL", kind, 1), _SUFX)
+            below = rest[-1]
+            if kind == "result" and below[0] == "SEQ" and below[5] is not None:  # a function's result
+                rest = rest[:-1] + (below[:5] + (below[5] + 1,),)
             return rest + (("TL", kind, 2 if phase == 1 else 3),)
         if tag == "MEM":
             phase = top[1]
@@ -378,7 +431,7 @@ class WatGrammar(Grammar):
         tag = top[0]
         if tag == "MOD":
             return stack + {
-                "func": (("SEQ", 0, ""),),
+                "func": (_FUNC,),
                 "memory": (("MEM", 0),),
                 "global": (("GLOB", 0),),
                 "export": (_CLOSE, ("EXPDESC",), _STR),
@@ -387,22 +440,28 @@ class WatGrammar(Grammar):
                 "start": (_CLOSE, _IDX),
             }[head]
         if tag == "SEQ":
-            blocks = top[2]
+            tail = top[2:]
             if head == "export":
-                return rest + (("SEQ", 1, blocks), _CLOSE, _STR)
+                return rest + (("SEQ", 1) + tail, _CLOSE, _STR)
             if head == "import":
-                return rest + (("SEQ", 1, blocks), _CLOSE, _STR, _STR)
+                return rest + (("SEQ", 1) + tail, _CLOSE, _STR, _STR)
             if head == "type":
-                return rest + (("SEQ", 2, blocks), _CLOSE, _IDX)
+                # a function of a named type has results the grammar does not see
+                return rest + (("SEQ", 2) + tail[:3] + (None,), _CLOSE, _IDX)
             if head == "param":
-                return rest + (("SEQ", 3, blocks), ("TL", "param", 0))
+                return rest + (("SEQ", 3) + tail, ("TL", "param", 0))
             if head == "result":
-                return rest + (("SEQ", 4, blocks), ("TL", "result", 0))
+                return rest + (("SEQ", 4) + tail, ("TL", "result", 0))
             if head == "local":
-                return rest + (("SEQ", 5, blocks), ("TL", "local", 0))
-            return rest + (("SEQ", 6, blocks),) + _fold_frames(head)
+                return rest + (("SEQ", 5) + tail, ("TL", "local", 0))
+            # a folded instruction pushes what the grammar does not count
+            return rest + (("SEQ", 6, tail[0], None) + tail[2:],) + _fold_frames(head)
         if tag == "BT":
             phase = top[1]
+            if head in ("type", "param", "result") and rest[-1][0] == "SEQ" and rest[-1][4]:
+                # a typed block: its entry height and what it leaves are not tracked
+                seq = rest[-1]
+                rest = rest[:-1] + (("SEQ", seq[1], seq[2], None, seq[4][:-1] + (None,), seq[5]),)
             if head == "type" and phase <= 1:
                 return rest + (("BT", 2), _CLOSE, _IDX)
             if head == "param" and phase <= 2:
@@ -437,6 +496,21 @@ class WatGrammar(Grammar):
         if tag == "TYPEDESC":
             return rest + (("FSIG", 1),)
         raise AssertionError(f"no `(` in frame {top!r}")
+
+    # -------------------------------------------------------------- length budget
+    def completion_distance(self, state: Hashable) -> int | None:
+        """Exact where a function body is on top of the module (the states decoding spends most
+        of its time in): each open block takes `end`, the function `)` and the module `)`; a
+        block or function whose stack is off its height takes one token more, `unreachable`
+        (which makes the rest polymorphic; no fix of the height is shorter). None elsewhere."""
+        if len(state) != 3 or state[0] != ("TOP", 2) or state[1][0] != "MOD" or state[2][0] != "SEQ":
+            return None
+        _, _, blocks, height, entries, results = state[2]
+        cost = 0
+        for entry in reversed(entries):
+            cost += 1 + (height is not None and entry is not None and height != entry)
+            height = entry
+        return cost + 1 + (height is not None and results is not None and height != results) + 1
 
     # -------------------------------------------------------------- helpers
     def accepts(self, tokens) -> bool:
