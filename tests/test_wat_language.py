@@ -208,46 +208,46 @@ def test_grammar_tracks_the_operand_stack_of_a_function_body():
     assert not allowed & {"i64.const", "local.get", "global.get", ")"}
 
 
-def _search_distance(grammar: WatGrammar, state, limit: int) -> int | None:
-    frontier, seen = [state], {state}
-    for level in range(limit + 1):
-        following = []
-        for current in frontier:
-            allowed = grammar.allowed(current)
-            if Grammar.END in allowed:
-                return level
-            for token in allowed:
-                successor = grammar.advance(current, token)
-                if successor not in seen:
-                    seen.add(successor)
-                    following.append(successor)
-        frontier = following
-    return None
+def _bellman_holds(grammar: WatGrammar, state) -> bool:
+    """A distance d is the true fewest tokens to END exactly where d = 0 with END allowed, and
+    d = 1 + min d(next) otherwise (follow the minimum down to 0; no path can drop faster)."""
+    allowed = grammar.allowed(state)
+    if Grammar.END in allowed:
+        return grammar.completion_distance(state) == 0
+    return grammar.completion_distance(state) == 1 + min(
+        grammar.completion_distance(grammar.advance(state, token)) for token in allowed)
 
 
-def test_completion_distance_equals_a_search_of_the_grammar():
+def test_completion_distance_is_the_fewest_tokens_to_the_end():
     """Decoding's length budget trusts `completion_distance` instead of searching: it must be
-    the true fewest tokens to END (here checked by breadth-first search where that is small),
-    including off-height blocks and functions, which `unreachable` closes in one token."""
+    the true fewest tokens to END from every state (prefixes of programs, random detours from
+    them, random walks), including off-height blocks and functions, which `unreachable` closes
+    in one token, and deep off-height nests."""
     grammar, rng, checked = WatGrammar(), random.Random(4), 0
     c = ["i64.const", "7"]
-    extra = [_func(*c, "block", *c, *c)[:-2], _func(*c, *c, "if")[:-2], _func()[:-2], _func(*c, *c)[:-2]]
-    for tokens in [LANG.tokenize(code) for code in PROGRAMS[:12]] + extra:
+    deep = _func(*c, "block", *c, "block", *c, "block", *c, "block", *c, "block")[:-2]
+    extra = [_func(*c, "block", *c, *c)[:-2], _func(*c, *c, "if")[:-2], _func()[:-2], _func(*c, *c)[:-2], deep]
+    for tokens in [LANG.tokenize(code) for code in PROGRAMS] + extra:
         state = grammar.start()
         for token in tokens:
             state = grammar.advance(state, token)
             walked = state
-            for _ in range(rng.randint(0, 3)):
+            for _ in range(rng.randint(0, 6)):
                 options = sorted(grammar.allowed(walked) - {Grammar.END})
                 if not options:
                     break
                 walked = grammar.advance(walked, rng.choice(options))
-            for candidate in (state, walked):
-                distance = grammar.completion_distance(candidate)
-                if distance is not None and distance <= 3:
-                    assert _search_distance(grammar, candidate, 3) == distance, candidate
-                    checked += 1
-    assert checked > 100
+                assert _bellman_holds(grammar, walked), walked
+                checked += 1
+            assert _bellman_holds(grammar, state), state
+    assert checked > 1000
+    state = grammar.start()
+    for token in deep:
+        state = grammar.advance(state, token)
+    # 5 open blocks entered at heights 1..5 of a function of one result: `end`, 4 x `unreachable
+    # end` (each enclosing block is off its entry height) and two `)`
+    assert grammar.completion_distance(state) == 1 + 4 * 2 + 2
+    assert grammar.completion_distance(grammar.start()) == len(["(", "module", ")"])
 
 
 SLOT_VALUES = [3, -7, 0, 65536, 1, 2, 5, 99][:MAX_SLOTS]  # all within i32, as a valid prompt's would be

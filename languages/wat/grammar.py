@@ -152,6 +152,23 @@ def _digits_allowed(n: int, cmp: int, bound: str) -> frozenset[str]:
     return frozenset()
 
 
+# Fewest tokens that close a frame on top (leaving the frames below as they are): a frame whose
+# allowed tokens include those of the frame below (an identifier's suffix, digits, optional
+# immediates, a block type) costs nothing, a missing immediate or `)` one token.
+_FRAME_COST = {"SUFX": 0, "DIGS": 0, "MEMARG": 0, "BT": 0, "NUM": 1, "UNUM": 1, "ALIGN": 1, "DIG1": 1,
+               "NDIG1": 1, "IDX": 1, "STR": 1, "CLOSE": 1, "TY": 1, "FOLD": 1, "FSIG": 1, "MOD": 1,
+               "EXPDESC": 4, "IMPDESC": 3}  # `(func 0)`, `(func)`
+_PHASE_COST = {  # by the frame's phase (its last field)
+    "TOP": (3, 2, 0, 0),      # `(module)`, `module)`, done
+    "IDXS": (1, 0),           # `br_table` needs one label
+    "FIF": (4, 1, 1),         # `(then))`, `)`, `)`
+    "TL": (1, 2, 1, 1),       # `)`, a type after a name then `)`, `)`, `)`
+    "MEM": (2, 2, 1, 1),      # pages `)`, pages `)`, `)`, `)`
+    "GLOB": (2, 2),           # a type then the initialiser's `)`
+    "TYPEDESC": (3, 3),       # `(func)`
+}
+
+
 def _fold_frames(head: str) -> tuple:
     if head in ("block", "loop"):
         return (_BODY, ("BT", 0))
@@ -166,6 +183,7 @@ class WatGrammar(Grammar):
     def __init__(self) -> None:
         self._allowed: dict[Hashable, frozenset[str]] = {}
         self._advance: dict[tuple[Hashable, str], Hashable] = {}
+        self._distances: dict[Hashable, int] = {}
 
     def start(self) -> Hashable:
         return (("TOP", 0),)
@@ -498,19 +516,36 @@ class WatGrammar(Grammar):
         raise AssertionError(f"no `(` in frame {top!r}")
 
     # -------------------------------------------------------------- length budget
-    def completion_distance(self, state: Hashable) -> int | None:
-        """Exact where a function body is on top of the module (the states decoding spends most
-        of its time in): each open block takes `end`, the function `)` and the module `)`; a
-        block or function whose stack is off its height takes one token more, `unreachable`
-        (which makes the rest polymorphic; no fix of the height is shorter). None elsewhere."""
-        if len(state) != 3 or state[0] != ("TOP", 2) or state[1][0] != "MOD" or state[2][0] != "SEQ":
-            return None
-        _, _, blocks, height, entries, results = state[2]
-        cost = 0
-        for entry in reversed(entries):
-            cost += 1 + (height is not None and entry is not None and height != entry)
-            height = entry
-        return cost + 1 + (height is not None and results is not None and height != results) + 1
+    def completion_distance(self, state: Hashable) -> int:
+        """The fewest tokens after which `state` allows END, for every state: the frames close
+        one by one from the top, each at its own fewest tokens (a number one constant, an index
+        one token, a folded instruction `)`, a function or block body its `end`s and `)`, with an
+        `unreachable` before each that is off its height), and a `(` on top takes the cheapest
+        construct it can open. (A block type `(result)` would stop the count of the block just
+        opened, saving at most one `unreachable` for 3 tokens.) The tests check it against the
+        grammar's own transitions: the Bellman equation holds."""
+        known = self._distances.get(state)
+        if known is None:
+            if len(self._distances) > self.MAX_CACHE:
+                self._distances.clear()
+            known = self._distances[state] = self._distance(state)
+        return known
+
+    def _distance(self, state: tuple) -> int:
+        top, rest = state[-1], state[:-1]
+        tag = top[0]
+        if tag == "HEAD":
+            return 1 + min(self.completion_distance(self.advance(state, head)) for head in self.allowed(state))
+        if tag == "SEQ":
+            _, _, _, height, entries, results = top
+            cost = 0
+            for entry in reversed(entries):  # each open block: `end`, after `unreachable` if off height
+                cost += 1 + (height is not None and entry is not None and height != entry)
+                height = entry
+            own = cost + 1 + (height is not None and results is not None and height != results)
+        else:
+            own = _FRAME_COST[tag] if tag in _FRAME_COST else _PHASE_COST[tag][top[-1]]  # the phase comes last
+        return own + (self.completion_distance(rest) if rest else 0)
 
     # -------------------------------------------------------------- helpers
     def accepts(self, tokens) -> bool:
