@@ -1,11 +1,14 @@
 """Generation throughput: programs/s and tokens/s, greedy and sampled, by batch size.
 
     python benchmarks/generate.py [--checkpoint DIR | --random-init configs/loda-tiny.yaml]
-        [--corpus PATH] [--prompts 32] [--batch-sizes 1,8,32] [--samples 8] [--backends hf,ctranslate2]
+        [--corpus PATH] [--prompts 32] [--batch-sizes 1,8,32] [--samples 8] [--beams 4]
+        [--backends hf,ctranslate2]
 
 Prompts are the descriptions of a seeded sample of the test split (or a fixed list where no
-corpus is given). For every backend, mode (greedy; sampling with K samples per prompt;
-constrained or not) and batch size (prompts decoded together), the prompts are decoded
+corpus is given); for a WAT checkpoint, generated problem texts. For every backend, mode
+(greedy; sampling with K samples per prompt; beam search with B beams, as
+`python -m codegen.generate` decodes a checkpoint that recommends beams; constrained or not)
+and batch size (prompts decoded together), the prompts are decoded
 once as a warm-up and once timed. A row reports decoded programs/s and generated tokens/s
 (EOS included), the share of outputs that parse, and wall and process-CPU seconds (CPU time
 is less sensitive to other load on the machine). The executions of the distinct parsed
@@ -57,7 +60,11 @@ def random_checkpoint(config_path: str, out: Path) -> Path:
     return out
 
 
-def load_prompts(corpus: str | None, count: int, seed: int) -> list[str]:
+def load_prompts(corpus: str | None, count: int, seed: int, language: str = "loda") -> list[str]:
+    if language == "wat":
+        from languages.wat.problems import generate_problems
+
+        return [p.text for p in generate_problems(count, seed=seed)]
     if corpus:
         from codegen.data import load_split
         from codegen.evaluate import choose_targets, target_from_record
@@ -106,6 +113,7 @@ def main(argv=None) -> int:
     parser.add_argument("--prompts", type=int, default=32)
     parser.add_argument("--batch-sizes", default="1,8,32")
     parser.add_argument("--samples", type=int, default=8, help="samples per prompt in sampled mode")
+    parser.add_argument("--beams", type=int, default=4, help="beams in beam mode (0: no beam rows)")
     parser.add_argument("--backends", default="hf", help="hf and/or ctranslate2, comma separated")
     parser.add_argument("--no-unconstrained", action="store_true", help="skip the unconstrained rows")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as the CLIs)")
@@ -135,7 +143,10 @@ def main(argv=None) -> int:
         from languages.loda import Corpus
 
         corpus = Corpus.load(args.corpus, progress=False)
-    prompts = load_prompts(args.corpus, args.prompts, args.seed)
+    from codegen.model import read_meta
+
+    language = read_meta(checkpoint).get("language", "loda")
+    prompts = load_prompts(args.corpus, args.prompts, args.seed, language)
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
     rows = []
     execution = None
@@ -145,7 +156,7 @@ def main(argv=None) -> int:
         except (ImportError, ValueError) as error:
             print(f"backend {backend}: unavailable ({error})", file=sys.stderr)
             continue
-        modes = [("greedy", 1), ("sample", args.samples)]
+        modes = [("greedy", 1), ("sample", args.samples)] + ([("beam", args.beams)] if args.beams else [])
         constraints = [True] if args.no_unconstrained else [True, False]
         with generator:
             for strategy, samples in modes:
@@ -189,7 +200,8 @@ def main(argv=None) -> int:
               f"{execution['workers']} workers): {execution['programs_per_second']:.1f} programs/s")
     result = {
         "checkpoint": "random-init " + args.random_init if args.random_init else str(checkpoint),
-        "prompts": len(prompts), "prompt_source": "test split" if args.corpus else "fixed list",
+        "prompts": len(prompts),
+        "prompt_source": "generated problems" if language == "wat" else "test split" if args.corpus else "fixed list",
         "seed": args.seed, "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "machine": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
