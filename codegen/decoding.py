@@ -147,28 +147,29 @@ class GrammarConstraint:
             self._next[state] = cached
         return cached
 
+    def _known_distance(self, state: Hashable) -> int | None:
+        """The distance of `state` without a search: memoised here, or told by the grammar."""
+        known = self._distance.get(state)
+        return self.grammar.completion_distance(state) if known is None else known
+
     def distance(self, state: Hashable) -> int:
         """Fewest code tokens after which `state` allows END (0 where it does now): a breadth-first
         search over the grammar, memoised, reusing the distances already known."""
         if state is DONE or state is DEAD:
             return 0
-        known = self._distance.get(state)
-        if known is None:
-            known = self.grammar.completion_distance(state)
+        known = self._known_distance(state)
         if known is not None:
             return known
         best = self.UNREACHABLE
         frontier, seen, level, expanded = [state], {state}, 0, 0
         while frontier and level < best:
             following = []
-            for current in frontier:
-                known = self._distance.get(current)
-                if known is None and current is not DEAD:
-                    known = self.grammar.completion_distance(current)
+            for current in frontier:  # never DEAD: the start is not, and no DEAD successor is queued
+                known = self._known_distance(current)
                 if known is not None:
                     best = min(best, level + known)
                     continue
-                if self.eos_token_id in self.allowed_ids(current) and current is not DEAD:
+                if self.eos_token_id in self.allowed_ids(current):
                     if Grammar.END in self.grammar.allowed(current):
                         best = min(best, level)
                         continue
