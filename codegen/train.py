@@ -133,6 +133,30 @@ class ShuffledLengthGroupedSampler:
             yield from batch
 
 
+class TimeLimit:
+    """Ends training cleanly once `seconds` of this session have passed: the step in flight
+    finishes, a checkpoint is saved and the final model written as after `max_steps`, so a job
+    on a machine lent for a fixed time (a batch queue, a rented GPU) stops with everything on
+    disk, and `--resume` continues the same learning-rate schedule later."""
+
+    def __init__(self, seconds: float, started: float):
+        self.deadline = started + seconds
+
+    def callback(self):
+        from transformers import TrainerCallback
+
+        deadline = self.deadline
+
+        class _Stop(TrainerCallback):
+            def on_step_end(self, args, state, control, **kwargs):
+                if time.time() >= deadline:
+                    control.should_training_stop = True
+                    control.should_save = True
+                return control
+
+        return _Stop()
+
+
 def _trainer_class():
     from transformers import Seq2SeqTrainer
 
@@ -222,7 +246,7 @@ def training_arguments(config: dict[str, Any], output_dir: str, has_eval: bool):
 
 
 def run(config: dict[str, Any], *, corpus: str | None, output_dir: str, resume: bool = False,
-        log=print) -> dict[str, Any]:
+        log=print, time_limit: float | None = None) -> dict[str, Any]:
     import torch
 
     from .card import TrainingClock, loss_points, model_card, plot_losses
@@ -273,7 +297,8 @@ def run(config: dict[str, Any], *, corpus: str | None, output_dir: str, resume: 
     parameters = count_parameters(model)
     trainer = _trainer_class()(
         model=model, args=args, data_collator=_Collator(tokenizer), train_dataset=train_set, eval_dataset=eval_set,
-        processing_class=tokenizer, callbacks=[clock])
+        processing_class=tokenizer,
+        callbacks=[clock] + ([TimeLimit(time_limit, started).callback()] if time_limit else []))
     corpus_name, corpus_hash = "", ""
     try:
         from .data import _corpus_key
@@ -360,6 +385,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-steps", type=int, default=None)
     parser.add_argument("--output-dir", default=None)
     parser.add_argument("--resume", action="store_true", help="continue from the last complete checkpoint")
+    parser.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
+                        help="stop after this many minutes of this session (data preparation included), "
+                             "with a checkpoint saved; `--resume` continues")
     args, extra = parser.parse_known_args(argv)
     try:
         config = load_config(args.config, extra)
@@ -367,6 +395,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.max_steps <= 0:
                 raise ConfigError("--max-steps: expected a positive integer")
             config["training"]["max_steps"] = args.max_steps
+        if args.time_limit is not None and args.time_limit <= 0:
+            raise ConfigError("--time-limit: expected a positive number of minutes")
         output_dir = args.output_dir or config.get("output_dir") or f"runs/{Path(args.config).stem}"
         corpus = args.corpus or config.get("corpus") or os.environ.get("CODEGEN_LODA_CORPUS")
         if config["language"] == "loda" and not corpus:
@@ -376,7 +406,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             log = lambda message: None  # noqa: E731 - only rank 0 talks
         else:
             log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
-        results = run(config, corpus=corpus, output_dir=output_dir, resume=args.resume, log=log)
+        results = run(config, corpus=corpus, output_dir=output_dir, resume=args.resume, log=log,
+                      time_limit=args.time_limit * 60 if args.time_limit else None)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -229,3 +229,41 @@ def test_second_stage_resumes_without_its_first_stage(tmp_path, monkeypatch):
     assert main(_run_args(config, corpus, second, "--resume", "--max-steps", "8")[3:]) == 0
     state = json.loads((second / "checkpoint-8" / "trainer_state.json").read_text())
     assert state["global_step"] == 8
+
+
+@pytest.mark.slow
+def test_time_limit_stops_with_a_checkpoint_and_resume_finishes(tmp_path):
+    """`--time-limit` (a machine lent for a fixed time): the run stops early but complete (a
+    checkpoint of its last step, the final model and meta), and `--resume` finishes the schedule."""
+    from test_data import make_fixture_corpus
+
+    corpus = make_fixture_corpus(tmp_path / "loda-programs", count=60)
+    config = _write(tmp_path / "tiny.yaml", {**TINY, "training": {**TINY["training"], "max_steps": 400,
+                                                                     "save_steps": 1000}})
+    run_dir = tmp_path / "sliced"
+    started = time.time()
+    done = subprocess.run(_run_args(config, corpus, run_dir, "--time-limit", "0.3"),
+                          env=_env(tmp_path, tmp_path / "first.log", delay="0.2"), cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert time.time() - started < 120
+    steps = json.loads(done.stdout.strip().splitlines()[-1])["steps"]
+    assert 0 < steps < 400
+    assert (run_dir / f"checkpoint-{steps}" / "trainer_state.json").exists()  # saved although save_steps is 1000
+    meta = json.loads((run_dir / "codegen.json").read_text())
+    assert meta["steps"] == steps and "in_progress" not in meta and (run_dir / "model.safetensors").exists()
+
+    resumed = subprocess.run(_run_args(config, corpus, run_dir, "--resume"), env=_env(tmp_path, tmp_path / "next.log"),
+                             cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"resuming from {run_dir / f'checkpoint-{steps}'}" in resumed.stderr
+    assert json.loads(resumed.stdout.strip().splitlines()[-1])["steps"] == 400
+    assert min(_batches(tmp_path / "next.log")) == steps + 1
+
+
+def test_time_limit_must_be_positive(tmp_path, capsys):
+    from codegen.train import main
+
+    path = _write(tmp_path / "tiny.yaml", TINY)
+    assert main(["--config", str(path), "--corpus", str(tmp_path), "--time-limit", "0"]) == 2
+    assert "--time-limit" in capsys.readouterr().err
