@@ -147,7 +147,11 @@ def add_language_tokens(tokenizer, languages: Sequence[str], tag_languages: Sequ
     if new:
         tokenizer.add_tokens(new)
     meta = getattr(tokenizer, "codegen_meta", None) or {}
-    meta["languages"] = sorted(set(meta.get("languages", [])) | set(names))
+    recorded = meta.get("languages") or {}
+    if not isinstance(recorded, dict):  # a bare list of names (older records)
+        recorded = {name: [] for name in recorded}
+    recorded.update({name: get_language(name).structural_tokens() for name in names})
+    meta["languages"] = dict(sorted(recorded.items()))
     tokenizer.codegen_meta = meta
     return len(new)
 
@@ -188,7 +192,18 @@ def save_tokenizer(tokenizer, out: str | Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     tokenizer.save_pretrained(str(out))
     meta = dict(getattr(tokenizer, "codegen_meta", None) or {})
-    meta["languages"] = {name: get_language(name).structural_tokens() for name in meta.get("languages", [])}
+    recorded = meta.get("languages") or {}
+    languages = {}
+    for name in recorded:
+        try:
+            languages[name] = get_language(name).structural_tokens()
+        except ImportError:
+            # a language whose runtime is not installed here (wasmtime on a bare GPU machine, say):
+            # its tokens are already in the vocabulary, and the record loaded with it lists them
+            if not isinstance(recorded, dict) or not recorded[name]:
+                raise
+            languages[name] = list(recorded[name])
+    meta["languages"] = languages
     (out / META_FILE).write_text(json.dumps(meta, indent=1) + "\n")
     return out
 
@@ -336,7 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     out = save_tokenizer(tokenizer, args.out)
     size = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
-    print(json.dumps({"out": str(out), "vocab": len(tokenizer), "languages": tokenizer.codegen_meta["languages"],
+    print(json.dumps({"out": str(out), "vocab": len(tokenizer), "languages": sorted(tokenizer.codegen_meta["languages"]),
                       "bytes": size}))
     return 0
 
