@@ -114,10 +114,18 @@ def count_parameters(model) -> int:
 
 
 def read_meta(path: str | Path) -> dict[str, Any]:
+    """The checkpoint's codegen.json; for a `checkpoint-N/` folder of a run, the run's, with the
+    folder's own step count (the run's may be of a later step, or none while it trains)."""
     path = Path(path)
-    for candidate in (path / META_FILE, path.parent / META_FILE):
-        if candidate.exists():
-            return json.loads(candidate.read_text())
+    if (path / META_FILE).exists():
+        return json.loads((path / META_FILE).read_text())
+    if (path.parent / META_FILE).exists():
+        meta = json.loads((path.parent / META_FILE).read_text())
+        state = path / "trainer_state.json"
+        if state.exists():
+            meta["steps"] = json.loads(state.read_text()).get("global_step")
+            meta.pop("in_progress", None)
+        return meta
     raise FileNotFoundError(f"{path} has no {META_FILE}: not a codegen checkpoint (train one with codegen.train)")
 
 

@@ -158,7 +158,8 @@ def test_kill_and_resume(tmp_path, monkeypatch, capsys):
 
     killed_meta = json.loads((run_dir / "codegen.json").read_text())
     assert killed_meta["in_progress"] and killed_meta["language"] == "loda" and killed_meta["terms_in_prompt"] == 4
-    assert load_checkpoint(resolve_checkpoint(run_dir / "checkpoint-4")).language == "loda"
+    killed_checkpoint = load_checkpoint(resolve_checkpoint(run_dir / "checkpoint-4"))
+    assert killed_checkpoint.language == "loda" and killed_checkpoint.meta["steps"] == 4
 
     resumed_log = tmp_path / "resumed.log"
     done = subprocess.run(_run_args(config, corpus, run_dir, "--resume"), env=_env(tmp_path, resumed_log), cwd=REPO,
