@@ -175,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.train_count is not None or args.train_seed is not None:  # one set, as given
         recipe = {"count": args.train_count if args.train_count is not None else recipe.get("count", 10_000),
                   "seed": args.train_seed if args.train_seed is not None else recipe.get("seed", 0)}
-    training_sets = problem_sets(**{k: recipe[k] for k in ("count", "seed", "levels", "parts") if k in recipe})
+    training_sets = problem_sets(**recipe)
     levels = [int(x) for x in args.levels.split(",") if x.strip()]
     bar_levels = [int(x) for x in args.bar_levels.split(",") if x.strip()]
     started = time.time()

@@ -145,7 +145,7 @@ class WatLanguage(Language):
 
     def check_recipe_options(self, recipe: str, options: Mapping[str, Any]) -> None:
         if recipe == "wat-problems":
-            problem_sets(**{k: options[k] for k in ("count", "seed", "levels", "parts") if k in options})
+            problem_sets(**options)
 
     def recipe_parameters(self, recipe: str) -> set[str]:
         if recipe == "wat-oeis":  # a thin wrapper: the options are those of oeis.oeis_records
