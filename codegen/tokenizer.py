@@ -147,9 +147,7 @@ def add_language_tokens(tokenizer, languages: Sequence[str], tag_languages: Sequ
     if new:
         tokenizer.add_tokens(new)
     meta = getattr(tokenizer, "codegen_meta", None) or {}
-    recorded = meta.get("languages") or {}
-    if not isinstance(recorded, dict):  # a bare list of names (older records)
-        recorded = {name: [] for name in recorded}
+    recorded = _recorded_languages(meta)
     recorded.update({name: get_language(name).structural_tokens() for name in names})
     meta["languages"] = dict(sorted(recorded.items()))
     tokenizer.codegen_meta = meta
@@ -187,23 +185,23 @@ def build_tokenizer(corpus: str | None, languages: Sequence[str], *, vocab_size:
     return tokenizer
 
 
+def _recorded_languages(meta: dict) -> dict[str, list[str]]:
+    """language -> structural tokens of a tokenizer's record; a bare list of names (a record
+    being built) asks each language for its tokens."""
+    recorded = meta.get("languages") or {}
+    if isinstance(recorded, dict):
+        return dict(recorded)
+    return {name: get_language(name).structural_tokens() for name in recorded}
+
+
 def save_tokenizer(tokenizer, out: str | Path) -> Path:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     tokenizer.save_pretrained(str(out))
     meta = dict(getattr(tokenizer, "codegen_meta", None) or {})
-    recorded = meta.get("languages") or {}
-    languages = {}
-    for name in recorded:
-        try:
-            languages[name] = get_language(name).structural_tokens()
-        except ImportError:
-            # a language whose runtime is not installed here (wasmtime on a bare GPU machine, say):
-            # its tokens are already in the vocabulary, and the record loaded with it lists them
-            if not isinstance(recorded, dict) or not recorded[name]:
-                raise
-            languages[name] = list(recorded[name])
-    meta["languages"] = languages
+    # the record as `add_language_tokens` keeps it: a language whose runtime is not installed
+    # here (wasmtime on a bare GPU machine, say) need not be imported to save its tokens
+    meta["languages"] = _recorded_languages(meta)
     (out / META_FILE).write_text(json.dumps(meta, indent=1) + "\n")
     return out
 

@@ -133,28 +133,21 @@ class ShuffledLengthGroupedSampler:
             yield from batch
 
 
-class TimeLimit:
-    """Ends training cleanly once `seconds` of this session have passed: the step in flight
-    finishes, a checkpoint is saved and the final model written as after `max_steps`, so a job
-    on a machine lent for a fixed time (a batch queue, a rented GPU) stops with everything on
-    disk, and `--resume` continues the same learning-rate schedule later."""
+def time_limit_callback(deadline: float):
+    """A Trainer callback that ends training cleanly once the clock passes `deadline` (epoch
+    seconds): the step in flight finishes, a checkpoint is saved and the final model written as
+    after `max_steps`, so a job on a machine lent for a fixed time (a batch queue, a rented GPU)
+    stops with everything on disk, and `--resume` continues the same learning-rate schedule."""
+    from transformers import TrainerCallback
 
-    def __init__(self, seconds: float, started: float):
-        self.deadline = started + seconds
+    class TimeLimit(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if time.time() >= deadline:
+                control.should_training_stop = True
+                control.should_save = True
+            return control
 
-    def callback(self):
-        from transformers import TrainerCallback
-
-        deadline = self.deadline
-
-        class _Stop(TrainerCallback):
-            def on_step_end(self, args, state, control, **kwargs):
-                if time.time() >= deadline:
-                    control.should_training_stop = True
-                    control.should_save = True
-                return control
-
-        return _Stop()
+    return TimeLimit()
 
 
 def _trainer_class():
@@ -298,7 +291,7 @@ def run(config: dict[str, Any], *, corpus: str | None, output_dir: str, resume: 
     trainer = _trainer_class()(
         model=model, args=args, data_collator=_Collator(tokenizer), train_dataset=train_set, eval_dataset=eval_set,
         processing_class=tokenizer,
-        callbacks=[clock] + ([TimeLimit(time_limit, started).callback()] if time_limit else []))
+        callbacks=[clock] + ([time_limit_callback(started + time_limit)] if time_limit else []))
     corpus_name, corpus_hash = "", ""
     try:
         from .data import _corpus_key
