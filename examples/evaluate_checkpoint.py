@@ -2,7 +2,7 @@
 
     python examples/evaluate_checkpoint.py                                  # shipped LODA model, 8 targets
     python examples/evaluate_checkpoint.py --checkpoint runs/loda-tiny --limit 50 --num-samples 8
-    python examples/evaluate_checkpoint.py --checkpoint runs/wat-tiny       # a WAT model: its problems
+    python examples/evaluate_checkpoint.py --checkpoint checkpoints/wat-t5-tiny   # the WAT model: its problems
 
 This is `python -m codegen.evaluate` called from Python: every target's candidates are run
 (the target's own sequence forbidden as a `seq` callee), one is selected, and validity, exact

@@ -4,7 +4,7 @@ compiled to WAT and run in the same sandbox, term by term.
 
     python examples/wat_problem.py                       # the generator's reference solution
     python examples/wat_problem.py --level 5 --seed 3    # another problem
-    python examples/wat_problem.py --checkpoint runs/wat-tiny --num-samples 8   # a WAT model writes it
+    python examples/wat_problem.py --checkpoint checkpoints/wat-t5-tiny   # the shipped WAT model writes it
 
 Without `--checkpoint` no model is involved: the WAT is the problem generator's reference solution.
 """
