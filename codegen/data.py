@@ -258,12 +258,15 @@ def _corpus_arg(corpus_path):
 
 
 def split_assignment(corpus_path, lang: str | Language, *, cache_dir=None, log: Callable[[str], None] | None = None,
-                     corpus=None, required: Sequence[str] = (), **options: Any
-                     ) -> tuple[dict[str, str], dict[str, Any]]:
+                     corpus=None, required: Sequence[str] = (), built: dict[str, list[Record]] | None = None,
+                     **options: Any) -> tuple[dict[str, str], dict[str, Any]]:
     """id -> split over all of the language's recipes (cached), and the leakage report.
 
     A recipe outside `required` that cannot produce records here (e.g. "wat-oeis" without a
-    LODA corpus) is left out of the partition and listed in report["skipped_recipes"]."""
+    LODA corpus) is left out of the partition and listed in report["skipped_recipes"].
+    `built`, where given, receives recipe -> records when the partition is computed here (not
+    read from the cache), so a caller that needs the same records does not build them again
+    (compiling and verifying the OEIS programs for WAT takes minutes)."""
     language = _language_for(lang, [])
     name, chash = _corpus_key(corpus_path)
     per_recipe = {}
@@ -285,7 +288,10 @@ def split_assignment(corpus_path, lang: str | Language, *, cache_dir=None, log: 
     skipped: dict[str, str] = {}
     for recipe in language.recipes:
         try:
-            records.extend(language.records(recipe, corpus, **_recipe_options(language, recipe, options)))
+            recipe_records = list(language.records(recipe, corpus, **_recipe_options(language, recipe, options)))
+            records.extend(recipe_records)
+            if built is not None:
+                built[recipe] = recipe_records
         except Exception as error:  # noqa: BLE001 - reported; fatal only for a recipe that was asked for
             if recipe in required:
                 raise
@@ -377,12 +383,14 @@ def build_raw(corpus_path, lang: str | Language | None, recipes: Sequence[str], 
             shutil.rmtree(path, ignore_errors=True)
     started = time.time()
     corpus = _corpus_arg(corpus_path) if chash else None
+    built: dict[str, list[Record]] = {}
     assignment, report = split_assignment(corpus_path, language, cache_dir=cache_dir, corpus=corpus,
-                                          required=recipes, log=log, **options)
+                                          required=recipes, log=log, built=built, **options)
     log(format_leakage_report(report))
     columns: dict[str, dict[str, list]] = {s: {c: [] for c in _COLUMNS} for s in SPLITS}
     for recipe in recipes:
-        for record in language.records(recipe, corpus, **recipe_options[recipe]):
+        records = built[recipe] if recipe in built else language.records(recipe, corpus, **recipe_options[recipe])
+        for record in records:
             split = assignment.get(record.id) or split_of(record.id)
             try:
                 length = len(language.tokenize(record.code)) + 1

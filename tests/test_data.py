@@ -163,6 +163,25 @@ def test_real_corpus_no_leakage(corpus_path, corpus):
     assert sizes["test"] > 0.015 * len(assignment) and sizes["validation"] > 0.015 * len(assignment)
 
 
+def test_build_raw_builds_each_recipe_once(fixture_corpus, tmp_path, monkeypatch):
+    """The partition needs every recipe's records and the dataset needs them again: a fresh
+    build makes them once (for WAT, compiling and verifying the OEIS programs takes minutes)."""
+    from codegen.language import Language
+
+    monkeypatch.setenv("CODEGEN_CACHE_DIR", str(tmp_path / "cache"))
+    calls: dict[str, int] = {}
+    original = Language.records
+
+    def counting(self, recipe, corpus=None, **options):
+        calls[recipe] = calls.get(recipe, 0) + 1
+        return original(self, recipe, corpus, **options)
+
+    monkeypatch.setattr(Language, "records", counting)
+    raw = build_raw(fixture_corpus[0], "loda", ["loda"], log=None)
+    assert calls == {"loda": 1, "loda-terms": 1}  # the partition covers both recipes, the dataset reuses one
+    assert sum(len(raw[s]) for s in SPLITS) == 159
+
+
 def test_cached_dataset_with_an_empty_split_loads_back(tmp_path):
     """A small corpus can leave a split empty; its cached Arrow copy must still load (the
     second run of a config reads the cache)."""
