@@ -115,6 +115,21 @@ class GenerationResult:
         }
 
 
+def recommended_beams(model: Any) -> int:
+    """The checkpoint's recommended beam count (generation_config.json, as `model.generate` reads
+    it); 1 where it recommends none."""
+    return max(1, int(getattr(model.generation_config, "num_beams", 1) or 1))
+
+
+def default_strategy(num_samples: int, beams: int = 1) -> str:
+    """The decoding where a caller names none: one candidate is greedy; more are beams where the
+    checkpoint recommends beam search (`beams` > 1: its modes found more programs that run than
+    as many samples did), else samples."""
+    if num_samples == 1:
+        return "greedy"
+    return "beam" if beams > 1 else "sample"
+
+
 def attach_corpus(language: Language, corpus: Any) -> None:
     """Let `language` resolve calls into a corpus (LODA `seq`), where the language has `set_corpus`."""
     if corpus is not None and hasattr(language, "set_corpus"):
@@ -155,10 +170,7 @@ class Generator:
         self.max_source_length = int(self.meta.get("max_source_length", 256))
         attach_corpus(self.language, corpus)
         model = self.checkpoint.model
-        # the checkpoint's recommended decoding (generation_config.json, as `model.generate` reads
-        # it): num_beams > 1 makes beam search the default where a caller chooses neither
-        # strategy nor sample count
-        self.default_beams = max(1, int(getattr(model.generation_config, "num_beams", 1) or 1))
+        self.default_beams = recommended_beams(model)
         eos = model.generation_config.eos_token_id
         eos = self.tokenizer.eos_token_id if eos is None else (eos[0] if isinstance(eos, (list, tuple)) else eos)
         self.constraint = GrammarConstraint(self.language.grammar(), structural_token_ids(self.tokenizer, self.language),
@@ -252,7 +264,8 @@ class Generator:
         """One `GenerationResult` per request; decoding is batched across requests and all their
         candidates run in the pool together. With neither `num_samples` nor `strategy`, the
         checkpoint's recommended decoding: beam search where its generation_config has num_beams
-        > 1, else greedy. `agreement_weight` (default: AGREEMENT_WEIGHT for sampling, 0 for beam
+        > 1, else greedy; with `num_samples` > 1 and no `strategy`, beams where it recommends them,
+        else sampling (`default_strategy`). `agreement_weight` (default: AGREEMENT_WEIGHT for sampling, 0 for beam
         search) weighs the self-consistency vote in the choice."""
         from .decoding import DecodeOptions
 
@@ -260,7 +273,7 @@ class Generator:
             if strategy is None and self.default_beams > 1:
                 strategy = "beam"
             num_samples = (num_beams or self.default_beams) if strategy == "beam" else 1
-        strategy = strategy or ("greedy" if num_samples == 1 else "sample")
+        strategy = strategy or default_strategy(num_samples, self.default_beams)
         if agreement_weight is None:
             # Beams are the model's top modes, not independent draws: near-identical beams would
             # outvote the best one (x-x and y-y agree on 0), so beams are ranked by score alone.
@@ -394,7 +407,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="candidates to decode (default: the checkpoint's num_beams beams where its "
                              "generation_config.json recommends beam search, else 1: greedy)")
     parser.add_argument("--strategy", choices=("greedy", "beam", "sample"),
-                        help="default: greedy for one sample, sampling for more (or the checkpoint's beams)")
+                        help="default: greedy for one sample; for more, beam search where the checkpoint "
+                        "recommends it, else sampling")
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--top-p", type=float, default=1.0)
     parser.add_argument("--top-k", type=int, default=0)
@@ -487,7 +501,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_one(generator: Generator, description: str, terms: list[int] | None, args: argparse.Namespace,
             num_samples: int | None = None, constrain: bool | None = None) -> GenerationResult:
     samples = num_samples if num_samples is not None else args.num_samples
-    # greedy gives one hypothesis: `--strategy greedy -k 8` falls back to the default for 8 (sampling)
+    # greedy gives one hypothesis: `--strategy greedy -k 8` falls back to the default for 8
     strategy = None if args.strategy == "greedy" and samples is not None and samples > 1 else args.strategy
     return generator.generate(
         description, terms=terms, expected=args.expected, run_terms=max(args.count, len(terms or ())),

@@ -135,6 +135,7 @@ def test_evaluate_programs_end_to_end(tmp_path, capsys):
         assert key in report, key
     assert report["n"] == 3 and set(report["pass_at_k"]) == {"1", "3"}
     assert report["config"]["constrained"] and report["config"]["with_terms"] == 4
+    assert report["config"]["strategy"] == "sample"  # the checkpoint recommends no beams
     assert report["parse_rate"] == 1.0  # constrained: every sample of the random model parses
     assert report["baseline"]["sequence_match"] == 0.5
     items = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
@@ -147,6 +148,24 @@ def test_evaluate_programs_end_to_end(tmp_path, capsys):
     assert (out / "by-length.png").stat().st_size > 1000
     summary = json.loads(capsys.readouterr().out)
     assert summary["n"] == 3
+
+
+def test_evaluate_follows_the_checkpoints_recommended_beams(tmp_path, capsys):
+    checkpoint = build_tiny_checkpoint(tmp_path / "ckpt", seed=2, max_target_length=24)
+    config = json.loads((checkpoint / "generation_config.json").read_text())
+    (checkpoint / "generation_config.json").write_text(json.dumps({**config, "num_beams": 4}))
+    programs = _write_programs(tmp_path / "progs")
+    out = tmp_path / "report"
+    common = ["--checkpoint", str(checkpoint), "--programs", str(programs), "--report-dir", str(out),
+              "--no-progress", "--workers", "1"]
+    assert main(common + ["--num-samples", "3"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["config"]["strategy"] == "beam" and set(report["pass_at_k"]) == {"1", "3"}
+    assert main(common + ["--num-samples", "3", "--strategy", "sample"]) == 0
+    assert json.loads((out / "report.json").read_text())["config"]["strategy"] == "sample"
+    assert main(common) == 0  # one candidate: greedy, the @1 figure
+    assert json.loads((out / "report.json").read_text())["config"]["strategy"] == "greedy"
+    capsys.readouterr()
 
 
 def test_evaluate_requires_a_model_or_baseline(capsys):

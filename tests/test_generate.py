@@ -130,9 +130,12 @@ def test_checkpoint_recommending_beams_makes_them_the_default(checkpoint, tmp_pa
         assert sum(c.count for c in default.candidates) == 3
         assert generator.generate("Powers of 2", strategy="greedy").strategy == "greedy"
         assert generator.generate("Powers of 2", num_samples=1).strategy == "greedy"
-        assert generator.generate("Powers of 2", num_samples=4, seed=0).strategy == "sample"
-    with Generator(str(checkpoint), workers=1, timeout=5) as generator:  # no recommendation: greedy
+        several = generator.generate("Powers of 2", num_samples=4)  # the recommendation holds for any count
+        assert several.strategy == "beam" and sum(c.count for c in several.candidates) == 4
+        assert generator.generate("Powers of 2", num_samples=4, strategy="sample", seed=0).strategy == "sample"
+    with Generator(str(checkpoint), workers=1, timeout=5) as generator:  # no recommendation: greedy / samples
         assert generator.generate("Powers of 2").strategy == "greedy"
+        assert generator.generate("Powers of 2", num_samples=4, seed=0).strategy == "sample"
     assert main(["--checkpoint", str(beams), "--json", "--strategy", "greedy", "Powers of 2"]) in (0, 2)
     assert json.loads(capsys.readouterr().out)["strategy"] == "greedy"
     assert main(["--checkpoint", str(beams), "--json", "Powers of 2"]) in (0, 2)
