@@ -123,8 +123,8 @@ def recommended_beams(model: Any) -> int:
 
 def default_strategy(num_samples: int, beams: int = 1) -> str:
     """The decoding where a caller names none: one candidate is greedy; more are beams where the
-    checkpoint recommends beam search (`beams` > 1: its modes found more programs that run than
-    as many samples did), else samples."""
+    checkpoint recommends beam search (`beams` > 1: for that model, its top modes did better
+    than as many samples), else samples."""
     if num_samples == 1:
         return "greedy"
     return "beam" if beams > 1 else "sample"
@@ -265,8 +265,8 @@ class Generator:
         candidates run in the pool together. With neither `num_samples` nor `strategy`, the
         checkpoint's recommended decoding: beam search where its generation_config has num_beams
         > 1, else greedy; with `num_samples` > 1 and no `strategy`, beams where it recommends them,
-        else sampling (`default_strategy`). `agreement_weight` (default: AGREEMENT_WEIGHT for sampling, 0 for beam
-        search) weighs the self-consistency vote in the choice."""
+        else sampling (`default_strategy`). `agreement_weight` (default: AGREEMENT_WEIGHT for
+        sampling, 0 for beam search) weighs the self-consistency vote in the choice."""
         from .decoding import DecodeOptions
 
         if num_samples is None:
