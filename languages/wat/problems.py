@@ -753,9 +753,9 @@ def problem_sets(count: int = 10_000, seed: int = 0, levels: Sequence[int] | str
                  parts: Sequence[dict] | None = None, **_: Any) -> list[dict]:
     """The generated sets a "wat-problems" recipe joins, as [{count, seed, levels}], from its
     options: `count`/`seed`/`levels` describe one set; `parts` lists several (and then replaces
-    them); the recipe's other options do not change the sets. Both the recipe and the held-out benchmark read a config through this, so the
-    benchmark excludes exactly the texts a model was trained on. A malformed part is a
-    ValueError naming its index and field."""
+    them); the recipe's other options do not change the sets. Both the recipe and the held-out
+    benchmark read a config through this, so the benchmark excludes exactly the texts a model
+    was trained on. A malformed part is a ValueError naming its index and field."""
     def levels_of(value: Any, where: str) -> tuple[int, ...]:
         items = value.split(",") if isinstance(value, str) else value
         try:
