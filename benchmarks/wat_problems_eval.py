@@ -1,7 +1,7 @@
 """Held-out evaluation of a WAT checkpoint on freshly generated computation problems.
 
     python benchmarks/wat_problems_eval.py --checkpoint checkpoints/wat-t5-tiny
-        [--count 500] [--seed 20261122] [--levels 1,2,3,4,5]
+        [--count 500] [--seed 20261122] [--levels 1,2,3,4,5] [--kinds chain,expr]
         [--train-count N] [--train-seed S] [--bar-levels 1,2,3] [--bar 0.95]
         [--strategy greedy|beam|sample] [--num-samples K] [--num-beams B]
         [--out benchmarks/results/wat_problems_eval.json] [--markdown PATH]
@@ -49,7 +49,7 @@ DEFAULT_OUT = REPO / "benchmarks" / "results" / "wat_problems_eval.json"
 
 
 def held_out_problems(count: int, seed: int, levels: Sequence[int], training_sets: Sequence[dict],
-                      ) -> tuple[list[Problem], dict[str, Any]]:
+                      kinds: Sequence[str] | None = None) -> tuple[list[Problem], dict[str, Any]]:
     """The first `count` problems of `generate_problems(.., seed, levels)` whose text is not in any
     of the training recipe's problem sets (exact or normalised); `training_sets` is
     `problem_sets(...)` of the recipe's options."""
@@ -57,11 +57,12 @@ def held_out_problems(count: int, seed: int, levels: Sequence[int], training_set
         raise ValueError("the held-out seed must differ from every training seed")
     seen_exact: set[str] = set()
     for part in training_sets:
-        seen_exact.update(p.text for p in generate_problems(part["count"], seed=part["seed"], levels=part["levels"]))
+        seen_exact.update(p.text for p in generate_problems(part["count"], seed=part["seed"], levels=part["levels"],
+                                                            kinds=part.get("kinds")))
     seen_norm = {normalize_name(text) for text in seen_exact}
     size = count
     while True:
-        drawn = generate_problems(size, seed=seed, levels=tuple(levels))
+        drawn = generate_problems(size, seed=seed, levels=tuple(levels), kinds=kinds)
         kept = [p for p in drawn if p.text not in seen_exact and normalize_name(p.text) not in seen_norm]
         if len(kept) >= count:
             break
@@ -69,9 +70,11 @@ def held_out_problems(count: int, seed: int, levels: Sequence[int], training_set
     kept = kept[:count]
     last = drawn.index(kept[-1]) + 1
     dropped = [p for p in drawn[:last] if p not in kept]
-    info = {"seed": seed, "drawn": last, "dropped_as_seen_in_training": len(dropped),
+    info = {"seed": seed, "kinds": list(kinds) if kinds else "all", "drawn": last, "dropped_as_seen_in_training": len(dropped),
             "dropped_examples": [p.text for p in dropped[:10]],
-            "training_recipe": [{**part, "levels": list(part["levels"])} for part in training_sets],
+            "training_recipe": [{"count": part["count"], "seed": part["seed"], "levels": list(part["levels"]),
+                                 **({"kinds": list(part["kinds"])} if part.get("kinds") else {})}
+                                for part in training_sets],
             "overlap_with_training_texts": sum(1 for p in kept if p.text in seen_exact)}
     return kept, info
 
@@ -116,7 +119,9 @@ def decoding_label(decoding: dict[str, Any]) -> str:
 
 
 def markdown(report: dict[str, Any]) -> str:
-    lines = [f"Held-out generated problems (seed {report['held_out']['seed']}, {report['overall']['n']} problems, "
+    kinds = report["held_out"].get("kinds", "all")
+    only = "" if kinds == "all" else f" of kinds {', '.join(kinds)} only"
+    lines = [f"Held-out generated problems{only} (seed {report['held_out']['seed']}, {report['overall']['n']} problems, "
              f"none of whose texts is in the training data); {decoding_label(report['decoding'])}, "
              f"grammar-constrained, no answer-guided selection.", "",
              "| level | problems | result match | validity | exact match | skeleton match |",
@@ -147,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=500)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--levels", default="1,2,3,4,5")
+    parser.add_argument("--kinds", default=None, help="only these kinds of problem, e.g. chain,expr,poly")
     parser.add_argument("--train-count", type=int, help="exclude one training set of this many problems "
                         "instead of the checkpoint's recipe (default: the sets of its train_config.yaml, "
                         "data.recipe_options.wat-problems, else 10000 problems of seed 0)")
@@ -179,7 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     levels = [int(x) for x in args.levels.split(",") if x.strip()]
     bar_levels = [int(x) for x in args.bar_levels.split(",") if x.strip()]
     started = time.time()
-    problems, info = held_out_problems(args.count, args.seed, levels, training_sets)
+    kinds = [x.strip() for x in args.kinds.split(",") if x.strip()] if args.kinds else None
+    problems, info = held_out_problems(args.count, args.seed, levels, training_sets, kinds)
     print(f"held-out: {len(problems)} problems (seed {args.seed}; {info['dropped_as_seen_in_training']} drawn "
           f"problems dropped because their text is in the training recipe)", file=sys.stderr, flush=True)
     items: list[dict[str, Any]] = []

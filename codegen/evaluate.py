@@ -28,7 +28,7 @@ from typing import Any, Iterator, Sequence
 from .execution import DEFAULT_TIMEOUT, ExecutionPool
 from .language import CodeError, Language, Record, get_language
 from .metrics import breakdowns, speed, summarize, terms_match
-from .generate import GenerationResult, Request, choose, default_strategy, recommended_beams, run_candidates
+from .generate import GenerationResult, Request, choose, default_decoding, recommended_beams, run_candidates
 
 DEFAULT_CHECK_TERMS = 20
 DEFAULT_RECIPES = {"loda": "loda", "wat": "wat-problems"}
@@ -294,7 +294,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "language's first)")
     parser.add_argument("--limit", type=int, help="evaluate a seeded random subset of N targets")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--num-samples", "-k", type=int, default=1, help="samples per target (1: greedy)")
+    parser.add_argument("--num-samples", "-k", type=int,
+                        help="candidates per target (default: as `python -m codegen.generate`: the "
+                        "checkpoint's num_beams beams where its generation_config.json recommends beam "
+                        "search, the best runnable one chosen, else 1: greedy)")
     parser.add_argument("--strategy", choices=("greedy", "beam", "sample"),
                         help="default: greedy for one sample; for more, beam search where the "
                         "checkpoint recommends it (generation_config num_beams > 1), else sampling")
@@ -408,8 +411,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
     limits = args.limits
-    K = args.num_samples
-    strategy = args.strategy or default_strategy(K, recommended_beams(checkpoint.model) if checkpoint else 1)
+    strategy, K = default_decoding(args.num_samples, args.strategy,
+                                   recommended_beams(checkpoint.model) if checkpoint else 1)
     batch_size = args.batch_size or max(1, min(64, 256 // max(1, K)))
     config = {
         "checkpoint": args.checkpoint, "language": lang_name, **source, "corpus": corpus_path,

@@ -121,13 +121,22 @@ def recommended_beams(model: Any) -> int:
     return max(1, int(getattr(model.generation_config, "num_beams", 1) or 1))
 
 
-def default_strategy(num_samples: int, beams: int = 1) -> str:
-    """The decoding where a caller names none: one candidate is greedy; more are beams where the
-    checkpoint recommends beam search (`beams` > 1: for that model, its top modes did better
-    than as many samples), else samples."""
-    if num_samples == 1:
-        return "greedy"
-    return "beam" if beams > 1 else "sample"
+def default_decoding(num_samples: int | None, strategy: str | None, beams: int = 1,
+                     num_beams: int | None = None) -> tuple[str, int]:
+    """(strategy, candidates) where a caller leaves either open; `beams` is the checkpoint's
+    recommendation (`recommended_beams`: > 1 where, for that model, its top modes did better
+    than as many samples). Neither given: that many beams, the best runnable one chosen (a
+    model without a recommendation: greedy). `num_samples` alone: greedy for 1; for more, beams
+    where recommended, else samples. A strategy alone: `num_beams` (or the recommendation)
+    beams, else one candidate. `python -m codegen.generate` and `codegen.evaluate` both decide
+    here, so an evaluation scores what a user gets with the same options."""
+    if num_samples is None:
+        if strategy is None and beams > 1:
+            strategy = "beam"
+        num_samples = (num_beams or beams) if strategy == "beam" else 1
+    if strategy is None:
+        strategy = "greedy" if num_samples == 1 else "beam" if beams > 1 else "sample"
+    return strategy, num_samples
 
 
 def attach_corpus(language: Language, corpus: Any) -> None:
@@ -265,15 +274,11 @@ class Generator:
         candidates run in the pool together. With neither `num_samples` nor `strategy`, the
         checkpoint's recommended decoding: beam search where its generation_config has num_beams
         > 1, else greedy; with `num_samples` > 1 and no `strategy`, beams where it recommends them,
-        else sampling (`default_strategy`). `agreement_weight` (default: AGREEMENT_WEIGHT for
+        else sampling (`default_decoding`). `agreement_weight` (default: AGREEMENT_WEIGHT for
         sampling, 0 for beam search) weighs the self-consistency vote in the choice."""
         from .decoding import DecodeOptions
 
-        if num_samples is None:
-            if strategy is None and self.default_beams > 1:
-                strategy = "beam"
-            num_samples = (num_beams or self.default_beams) if strategy == "beam" else 1
-        strategy = strategy or default_strategy(num_samples, self.default_beams)
+        strategy, num_samples = default_decoding(num_samples, strategy, self.default_beams, num_beams)
         if agreement_weight is None:
             # Beams are the model's top modes, not independent draws: near-identical beams would
             # outvote the best one (x-x and y-y agree on 0), so beams are ranked by score alone.

@@ -163,8 +163,13 @@ def test_evaluate_follows_the_checkpoints_recommended_beams(tmp_path, capsys):
     assert report["config"]["strategy"] == "beam" and set(report["pass_at_k"]) == {"1", "3"}
     assert main(common + ["--num-samples", "3", "--strategy", "sample"]) == 0
     assert json.loads((out / "report.json").read_text())["config"]["strategy"] == "sample"
-    assert main(common) == 0  # one candidate: greedy, the @1 figure
-    assert json.loads((out / "report.json").read_text())["config"]["strategy"] == "greedy"
+    # no -k: what `python -m codegen.generate` does, its 4 beams and the best runnable one
+    assert main(common) == 0
+    config = json.loads((out / "report.json").read_text())["config"]
+    assert (config["strategy"], config["num_samples"]) == ("beam", 4)
+    assert main(common + ["-k", "1"]) == 0  # one candidate asked for: greedy
+    config = json.loads((out / "report.json").read_text())["config"]
+    assert (config["strategy"], config["num_samples"]) == ("greedy", 1)
     capsys.readouterr()
 
 

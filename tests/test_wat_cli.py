@@ -104,6 +104,14 @@ def test_problems_verify(capsys):
     assert summary["mismatches"] == 0 and summary["duplicate_texts"] == 0
 
 
+def test_problems_of_chosen_kinds(capsys):
+    assert main(["problems", "--count", "12", "--levels", "2,3", "--kinds", "chain,factorial"]) == 0
+    kinds = {json.loads(line)["kind"] for line in capsys.readouterr().out.splitlines()}
+    assert kinds == {"chain", "factorial"}
+    assert main(["problems", "--count", "3", "--levels", "1", "--kinds", "chain"]) == 1
+    assert "unknown kinds ['chain']" in capsys.readouterr().err
+
+
 def test_bad_levels_are_a_usage_error():
     with pytest.raises(SystemExit) as info:
         main(["problems", "--levels", "0,7"])

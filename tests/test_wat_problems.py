@@ -3,6 +3,7 @@ levels, wordings. (10,000 problems are measured by `python -m languages.wat prob
 --count 10000 --seed 0 --verify`; the tests run a few hundred.)"""
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import defaultdict
 
@@ -11,6 +12,10 @@ import pytest
 from languages.wat.canonical import format_wat
 from languages.wat.problems import GENERATORS, I64_MAX, I64_MIN, Problem, generate_problems
 from languages.wat.runner import Sandbox
+
+# the first 40 texts of seed 11, joined by newlines, as generated before `kinds` existed: the
+# shipped model's training sets are named by (count, seed, levels) and must stay those texts
+UNFILTERED_SEED11_SHA1 = "ef763845cf054274ace21c4db687639b8c6c0ad8"
 
 SAMPLE = generate_problems(500, seed=0)
 
@@ -139,13 +144,31 @@ def test_chains_are_straight_stack_code_in_the_order_of_the_text():
         assert [line.rstrip(")") for line in lines] == expected, (p.text, p.wat)
 
 
+def test_kinds_narrow_a_set_without_changing_the_unfiltered_draws():
+    chains = generate_problems(60, seed=4, levels=(2, 3), kinds=["chain", "factorial"])
+    assert {p.kind for p in chains} == {"chain", "factorial"}
+    assert [p.level for p in chains if p.kind == "chain"] and all(
+        p.level == 2 for p in chains if p.kind == "chain")
+    # a level none of whose kinds is asked for is not drawn at all
+    assert {p.level for p in generate_problems(20, seed=4, levels=(1, 2), kinds=["poly"])} == {2}
+    assert generate_problems(30, seed=4, kinds=["chain"])[:10] == generate_problems(10, seed=4, kinds=["chain"])
+    # no filter: the same draws as a set written before kinds existed (a stored hash of the texts)
+    texts = "\n".join(p.text for p in generate_problems(40, seed=11))
+    assert hashlib.sha1(texts.encode()).hexdigest() == UNFILTERED_SEED11_SHA1
+    with pytest.raises(ValueError, match="unknown kinds"):
+        generate_problems(5, levels=(2,), kinds=["factorial"])
+
+
 def test_problem_sets_join_parts_and_name_a_malformed_one():
     from languages.wat.problems import problem_sets
 
-    assert problem_sets(count=5, seed=2, levels="1,3") == [{"count": 5, "seed": 2, "levels": (1, 3)}]
-    assert problem_sets(parts=[{"count": 4}, {"count": 3, "seed": 1, "levels": [2]}]) == [
-        {"count": 4, "seed": 0, "levels": (1, 2, 3, 4, 5)}, {"count": 3, "seed": 1, "levels": (2,)}]
+    assert problem_sets(count=5, seed=2, levels="1,3") == [{"count": 5, "seed": 2, "levels": (1, 3), "kinds": None}]
+    assert problem_sets(parts=[{"count": 4}, {"count": 3, "seed": 1, "levels": [2], "kinds": "chain, expr"}]) == [
+        {"count": 4, "seed": 0, "levels": (1, 2, 3, 4, 5), "kinds": None},
+        {"count": 3, "seed": 1, "levels": (2,), "kinds": ("chain", "expr")}]
     for parts, field in [([{"count": 4, "sed": 1}], "parts[0]: unknown field(s) ['sed']"),
+                         ([{"count": 4, "levels": [1], "kinds": ["chain"]}], "parts[0]: unknown kinds ['chain']"),
+                         ([{"count": 4, "kinds": 7}], "parts[0]: kinds must be a list"),
                          ([{"count": 4}, {"seed": 1}], "parts[1]: missing field 'count'"),
                          ([{"count": 4, "levels": [9]}], "parts[0]: unknown levels [9]"),
                          ([{"count": "many"}], "parts[0]: count and seed must be integers"),

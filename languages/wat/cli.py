@@ -3,7 +3,7 @@
     run FILE [--entry NAME] [ARGS...]   print the result of ENTRY(ARGS) (default `main`)
     fmt FILE [--check | --in-place]     print the canonical text
     validate FILE                       parse + validate (+ imports), print "ok"
-    problems --count N --seed S [--levels 1,2,3] [--jsonl OUT] [--verify]
+    problems --count N --seed S [--levels 1,2,3] [--kinds chain,expr] [--jsonl OUT] [--verify]
 
 FILE may be `-` for standard input. On an error, the message (with line and column where
 there is one) goes to standard error and the exit status is 1. Subcommands of the LODA
@@ -118,12 +118,19 @@ def _levels(text: str) -> tuple[int, ...]:
     return levels
 
 
+def _kinds(text: str) -> tuple[str, ...]:
+    kinds = tuple(x.strip() for x in text.split(",") if x.strip())
+    if not kinds:
+        raise argparse.ArgumentTypeError(f"kinds must be comma-separated names, got {text!r}")
+    return kinds  # generate_problems names an unknown kind, with the known ones
+
+
 def cmd_problems(args: argparse.Namespace) -> int:
     from .problems import generate_problems
 
     started = time.perf_counter()
     try:
-        problems = generate_problems(args.count, seed=args.seed, levels=args.levels)
+        problems = generate_problems(args.count, seed=args.seed, levels=args.levels, kinds=args.kinds)
     except ValueError as error:
         sys.stderr.write(f"error: {error}\n")
         return 1
@@ -204,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--levels", type=_levels, default=(1, 2, 3, 4, 5), help="comma-separated, e.g. 1,2,3")
+    p.add_argument("--kinds", type=_kinds, default=None, help="only these kinds, comma-separated, e.g. chain,expr")
     p.add_argument("--jsonl", metavar="OUT", help="write JSONL here (default: standard output)")
     p.add_argument("--verify", action="store_true",
                    help="run every program, compare with the Python answers, print a JSON summary on stderr "

@@ -130,13 +130,14 @@ class WatLanguage(Language):
                         parts: Sequence[dict] | None = None, **_: Any) -> Iterator[Record]:
         """Generated problems: id = problem id (content-derived), prompt = `<wat> text`,
         code = canonical WAT, expected = the answer (computed in Python).
-        `parts` (a list of {count, seed, levels} sets, in place of the three options) joins
+        `parts` (a list of {count, seed, levels, kinds} sets, in place of the three options) joins
         several generated sets, e.g. an earlier stage's set plus extra level-2 problems; a text
         already yielded by an earlier part is skipped. `corpus` and other options (e.g.
         `include_denied`) are ignored."""
         seen: set[str] = set()
         for options in problem_sets(count=count, seed=seed, levels=levels, parts=parts):
-            for p in generate_problems(options["count"], seed=options["seed"], levels=options["levels"]):
+            for p in generate_problems(options["count"], seed=options["seed"], levels=options["levels"],
+                                       kinds=options["kinds"]):
                 if p.text in seen:
                     continue
                 seen.add(p.text)

@@ -712,15 +712,32 @@ def problem_id(level: int, kind: str, text: str) -> str:
     return f"wat-L{level}-{kind}-{hashlib.sha1(text.encode('utf-8')).hexdigest()[:12]}"
 
 
+def kind_names(level: int) -> list[str]:
+    """The kinds of problem a level draws from, in the order its generators are listed."""
+    return [generator.__name__.removeprefix("gen_") for generator in GENERATORS[level]]
+
+
 def generate_problems(count: int, seed: int = 0, levels: Sequence[int] = (1, 2, 3, 4, 5),
-                      max_attempts: int | None = None) -> list[Problem]:
+                      max_attempts: int | None = None, kinds: Sequence[str] | None = None) -> list[Problem]:
     """`count` problems with distinct texts, levels drawn uniformly from `levels`, then a kind
-    uniformly within the level (a duplicate text is redrawn at the same level). Deterministic
-    for a given (seed, levels): a smaller count gives a prefix of a larger one."""
+    uniformly within the level (a duplicate text is redrawn at the same level). `kinds` keeps
+    only those kinds (e.g. ["chain", "expr"] for more practice where a model is weak); a level
+    left with none is dropped. Deterministic for a given (seed, levels, kinds): a smaller count
+    gives a prefix of a larger one, and `kinds=None` draws exactly as before it existed."""
     levels = tuple(sorted(set(int(x) for x in levels)))
     unknown = [x for x in levels if x not in GENERATORS]
     if unknown or not levels:
         raise ValueError(f"unknown levels {unknown or list(levels)}; known: {sorted(GENERATORS)}")
+    generators = {level: GENERATORS[level] for level in levels}
+    if kinds is not None:
+        wanted = set(kinds)
+        known = {kind for level in levels for kind in kind_names(level)}
+        if not wanted or wanted - known:
+            raise ValueError(f"unknown kinds {sorted(wanted - known) or []} for levels {list(levels)}; "
+                             f"known: {sorted(known)}")
+        generators = {level: [g for g, kind in zip(GENERATORS[level], kind_names(level)) if kind in wanted]
+                      for level in levels}
+        levels = tuple(level for level in levels if generators[level])
     rng = random.Random(seed)
     seen: set[str] = set()
     out: list[Problem] = []
@@ -734,7 +751,7 @@ def generate_problems(count: int, seed: int = 0, levels: Sequence[int] = (1, 2, 
             raise ValueError(f"could only generate {len(out)} distinct problems of levels {list(levels)} "
                              f"in {limit} attempts")
         level = pending if pending is not None else rng.choice(levels)
-        kind, text, wat, answer = rng.choice(GENERATORS[level])(rng)
+        kind, text, wat, answer = rng.choice(generators[level])(rng)
         if text in seen:
             misses += 1
             pending = level if misses < 100 else None  # a level whose problems run out gives way
@@ -751,9 +768,10 @@ def generate_problems(count: int, seed: int = 0, levels: Sequence[int] = (1, 2, 
 
 def problem_sets(count: int = 10_000, seed: int = 0, levels: Sequence[int] | str = (1, 2, 3, 4, 5),
                  parts: Sequence[dict] | None = None, **_: Any) -> list[dict]:
-    """The generated sets a "wat-problems" recipe joins, as [{count, seed, levels}], from its
-    options: `count`/`seed`/`levels` describe one set; `parts` lists several (and then replaces
-    them); the recipe's other options do not change the sets. Both the recipe and the held-out
+    """The generated sets a "wat-problems" recipe joins, as [{count, seed, levels, kinds}], from
+    its options: `count`/`seed`/`levels` describe one set; `parts` lists several (and then
+    replaces them), each may name `kinds` (default: all of its levels' kinds); the recipe's
+    other options do not change the sets. Both the recipe and the held-out
     benchmark read a config through this, so the benchmark excludes exactly the texts a model
     was trained on. A malformed part is a ValueError naming its index and field."""
     def levels_of(value: Any, where: str) -> tuple[int, ...]:
@@ -767,8 +785,22 @@ def problem_sets(count: int = 10_000, seed: int = 0, levels: Sequence[int] | str
             raise ValueError(f"{where}: unknown levels {unknown or list(out)}; known: {sorted(GENERATORS)}")
         return out
 
+    def kinds_of(value: Any, levels: tuple[int, ...], where: str) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        items = value.split(",") if isinstance(value, str) else value
+        if isinstance(items, (bytes, dict)) or not isinstance(items, Sequence):
+            raise ValueError(f"{where}: kinds must be a list of kind names, got {value!r}")
+        out = tuple(str(x).strip() for x in items if str(x).strip())
+        known = [kind for level in levels for kind in kind_names(level)]
+        unknown = [x for x in out if x not in known]
+        if unknown or not out:
+            raise ValueError(f"{where}: unknown kinds {unknown or list(out)} for levels {list(levels)}; "
+                             f"known: {known}")
+        return out
+
     if parts is None:
-        return [{"count": int(count), "seed": int(seed), "levels": levels_of(levels, "wat-problems")}]
+        return [{"count": int(count), "seed": int(seed), "levels": levels_of(levels, "wat-problems"), "kinds": None}]
     if isinstance(parts, (str, bytes)) or not isinstance(parts, Sequence) or not parts:
         raise ValueError(f"wat-problems.parts must be a non-empty list of {{count, seed, levels}}, got {parts!r}")
     sets = []
@@ -776,9 +808,9 @@ def problem_sets(count: int = 10_000, seed: int = 0, levels: Sequence[int] | str
         where = f"wat-problems.parts[{i}]"
         if not isinstance(part, dict):
             raise ValueError(f"{where} must be a mapping with count, seed and levels, got {part!r}")
-        unknown = sorted(set(part) - {"count", "seed", "levels"})
+        unknown = sorted(set(part) - {"count", "seed", "levels", "kinds"})
         if unknown:
-            raise ValueError(f"{where}: unknown field(s) {unknown}; known: count, seed, levels")
+            raise ValueError(f"{where}: unknown field(s) {unknown}; known: count, seed, levels, kinds")
         if "count" not in part:
             raise ValueError(f"{where}: missing field 'count'")
         try:
@@ -787,5 +819,6 @@ def problem_sets(count: int = 10_000, seed: int = 0, levels: Sequence[int] | str
             raise ValueError(f"{where}: count and seed must be integers, got {part!r}") from None
         if n < 0:
             raise ValueError(f"{where}.count must be >= 0, got {n}")
-        sets.append({"count": n, "seed": s, "levels": levels_of(part.get("levels", (1, 2, 3, 4, 5)), where)})
+        levels = levels_of(part.get("levels", (1, 2, 3, 4, 5)), where)
+        sets.append({"count": n, "seed": s, "levels": levels, "kinds": kinds_of(part.get("kinds"), levels, where)})
     return sets
