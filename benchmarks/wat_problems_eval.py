@@ -79,14 +79,15 @@ def held_out_problems(count: int, seed: int, levels: Sequence[int], training_set
     return kept, info
 
 
-def training_recipe(checkpoint: Path) -> dict[str, Any]:
+def training_recipe(checkpoint: Path) -> dict[str, Any] | None:
     """The wat-problems options the checkpoint was trained with (its train_config.yaml), so that
-    the held-out set excludes exactly the problems it saw. A `checkpoint-N` folder of a run has
-    no train_config.yaml of its own: the run's, one level up, applies."""
+    the held-out set excludes exactly the problems it saw; None where there is no
+    train_config.yaml. A `checkpoint-N` folder of a run has none of its own: the run's, one
+    level up, applies (`codegen.train` writes it when the run starts)."""
     path = next((p for p in (checkpoint / "train_config.yaml", checkpoint.parent / "train_config.yaml")
                  if p.exists()), None)
     if path is None:
-        return {}
+        return None
     import yaml
 
     config = yaml.safe_load(path.read_text()) or {}
@@ -155,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--kinds", default=None, help="only these kinds of problem, e.g. chain,expr,poly")
     parser.add_argument("--train-count", type=int, help="exclude one training set of this many problems "
                         "instead of the checkpoint's recipe (default: the sets of its train_config.yaml, "
-                        "data.recipe_options.wat-problems, else 10000 problems of seed 0)")
+                        "data.recipe_options.wat-problems; required where it has none)")
     parser.add_argument("--train-seed", type=int, help="seed of the training recipe (default: from the "
                         "checkpoint's train_config.yaml, else 0)")
     parser.add_argument("--bar-levels", default="1,2,3")
@@ -178,6 +179,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from codegen.generate import Generator, Request
 
     recipe = training_recipe(Path(args.checkpoint))
+    if recipe is None and args.train_count is None and args.train_seed is None:
+        # without it the held-out set could hold texts the model was trained on
+        print(f"error: {args.checkpoint}: no train_config.yaml here or one level up, so the problems it was "
+              "trained on are unknown; pass --train-count N --train-seed S to name them", file=sys.stderr)
+        return 2
+    recipe = recipe or {}
     if args.train_count is not None or args.train_seed is not None:  # one set, as given
         recipe = {"count": args.train_count if args.train_count is not None else recipe.get("count", 10_000),
                   "seed": args.train_seed if args.train_seed is not None else recipe.get("seed", 0)}

@@ -69,6 +69,17 @@ def auto_threads() -> int:
     return max(1, min(cores, int(cores - load + 0.5)))
 
 
+def write_train_config(output_dir: str | Path, config: dict[str, Any]) -> Path:
+    """OUTPUT/train_config.yaml: the config as run (overrides applied), written atomically."""
+    import yaml
+
+    from .reports import atomic_write
+
+    Path(output_dir).mkdir(parents=True, exist_ok=True)
+    return atomic_write(Path(output_dir) / "train_config.yaml",
+                        yaml.safe_dump({k: v for k, v in config.items() if not k.startswith("_")}, sort_keys=False))
+
+
 def _precision(setting: Any, kind: str) -> bool:
     import torch
 
@@ -312,6 +323,7 @@ def run(config: dict[str, Any], *, corpus: str | None, output_dir: str, resume: 
         # a run in progress already has its meta, so its checkpoint-N/ folders (which read the run's
         # codegen.json) can be evaluated and generated with while it trains
         write_meta(output_dir, {**meta, "steps": None, "in_progress": True})
+        write_train_config(output_dir, config)  # what a mid-run checkpoint was trained on, for held-out sets
     if resume:
         log(f"train: resuming from {checkpoint}" if checkpoint else
             f"train: --resume but no complete checkpoint in {output_dir}; starting from scratch")
@@ -359,10 +371,7 @@ def run(config: dict[str, Any], *, corpus: str | None, output_dir: str, resume: 
             "wall_seconds_total": results["wall_seconds_total"], "sessions": results["sessions"],
         })
         write_meta(out, meta)
-        import yaml
-
-        (out / "train_config.yaml").write_text(
-            yaml.safe_dump({k: v for k, v in config.items() if not k.startswith("_")}, sort_keys=False))
+        write_train_config(out, config)
         plot_losses(history, out / "loss.png", title=f"{Path(str(config.get('_source'))).stem}: loss")
         (out / "README.md").write_text(model_card(
             name=out.name, meta=meta, config=config, results=results, parameters=parameters, plot_file="loss.png"))

@@ -158,6 +158,10 @@ def test_kill_and_resume(tmp_path, monkeypatch, capsys):
 
     killed_meta = json.loads((run_dir / "codegen.json").read_text())
     assert killed_meta["in_progress"] and killed_meta["language"] == "loda" and killed_meta["terms_in_prompt"] == 4
+    # and so is the config as run, so a held-out set can exclude what the checkpoint trained on
+    import yaml
+
+    assert yaml.safe_load((run_dir / "train_config.yaml").read_text())["recipes"] == TINY["recipes"]
     killed_checkpoint = load_checkpoint(resolve_checkpoint(run_dir / "checkpoint-4"))
     assert killed_checkpoint.language == "loda" and killed_checkpoint.meta["steps"] == 4
 

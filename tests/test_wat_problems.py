@@ -111,7 +111,9 @@ def test_heldout_benchmark_excludes_what_a_run_checkpoint_trained_on(tmp_path):
     (run / "train_config.yaml").write_text("data:\n  recipe_options:\n    wat-problems: {count: 60000, seed: 0}\n")
     assert module.training_recipe(run) == {"count": 60000, "seed": 0}
     assert module.training_recipe(run / "checkpoint-200") == {"count": 60000, "seed": 0}
-    assert module.training_recipe(tmp_path) == {}
+    assert module.training_recipe(tmp_path) is None
+    # a checkpoint whose training problems are unknown is refused, not scored against a guess
+    assert module.main(["--checkpoint", str(tmp_path), "--count", "5"]) == 2
 
 
 def _benchmark_module():
