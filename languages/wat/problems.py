@@ -717,6 +717,20 @@ def kind_names(level: int) -> list[str]:
     return [generator.__name__.removeprefix("gen_") for generator in GENERATORS[level]]
 
 
+def level_generators(levels: Sequence[int], kinds: Sequence[str] | None = None) -> dict[int, list[Callable]]:
+    """The generators each of `levels` draws from, only those of `kinds` where given; a level
+    left with none is absent. An unknown kind (or none) is a ValueError listing the known ones."""
+    if kinds is None:
+        return {level: GENERATORS[level] for level in levels}
+    wanted = set(kinds)
+    known = {kind for level in levels for kind in kind_names(level)}
+    if not wanted or wanted - known:
+        raise ValueError(f"unknown kinds {sorted(wanted - known)} for levels {list(levels)}; known: {sorted(known)}")
+    narrowed = {level: [g for g, kind in zip(GENERATORS[level], kind_names(level)) if kind in wanted]
+                for level in levels}
+    return {level: found for level, found in narrowed.items() if found}
+
+
 def generate_problems(count: int, seed: int = 0, levels: Sequence[int] = (1, 2, 3, 4, 5),
                       max_attempts: int | None = None, kinds: Sequence[str] | None = None) -> list[Problem]:
     """`count` problems with distinct texts, levels drawn uniformly from `levels`, then a kind
@@ -728,16 +742,8 @@ def generate_problems(count: int, seed: int = 0, levels: Sequence[int] = (1, 2, 
     unknown = [x for x in levels if x not in GENERATORS]
     if unknown or not levels:
         raise ValueError(f"unknown levels {unknown or list(levels)}; known: {sorted(GENERATORS)}")
-    generators = {level: GENERATORS[level] for level in levels}
-    if kinds is not None:
-        wanted = set(kinds)
-        known = {kind for level in levels for kind in kind_names(level)}
-        if not wanted or wanted - known:
-            raise ValueError(f"unknown kinds {sorted(wanted - known) or []} for levels {list(levels)}; "
-                             f"known: {sorted(known)}")
-        generators = {level: [g for g, kind in zip(GENERATORS[level], kind_names(level)) if kind in wanted]
-                      for level in levels}
-        levels = tuple(level for level in levels if generators[level])
+    generators = level_generators(levels, kinds)
+    levels = tuple(generators)
     rng = random.Random(seed)
     seen: set[str] = set()
     out: list[Problem] = []
@@ -792,11 +798,10 @@ def problem_sets(count: int = 10_000, seed: int = 0, levels: Sequence[int] | str
         if isinstance(items, (bytes, dict)) or not isinstance(items, Sequence):
             raise ValueError(f"{where}: kinds must be a list of kind names, got {value!r}")
         out = tuple(str(x).strip() for x in items if str(x).strip())
-        known = [kind for level in levels for kind in kind_names(level)]
-        unknown = [x for x in out if x not in known]
-        if unknown or not out:
-            raise ValueError(f"{where}: unknown kinds {unknown or list(out)} for levels {list(levels)}; "
-                             f"known: {known}")
+        try:
+            level_generators(levels, out)
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
         return out
 
     if parts is None:
