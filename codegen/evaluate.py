@@ -28,7 +28,8 @@ from typing import Any, Iterator, Sequence
 from .execution import DEFAULT_TIMEOUT, ExecutionPool
 from .language import CodeError, Language, Record, get_language
 from .metrics import breakdowns, speed, summarize, terms_match
-from .generate import GenerationResult, Request, choose, default_decoding, recommended_beams, run_candidates
+from .generate import (DEFAULT_RETRY_SAMPLES, GenerationResult, Request, choose, default_decoding, recommended_beams,
+                       run_candidates)
 
 DEFAULT_CHECK_TERMS = 20
 DEFAULT_RECIPES = {"loda": "loda", "wat": "wat-problems"}
@@ -148,7 +149,10 @@ def score_item(target: Target, result: GenerationResult, language: Language, *, 
         reference = language.canonicalize(target.code) if target.code else None
     except CodeError:
         reference = target.code
-    samples = sum(c.count for c in result.candidates)
+    # figures over samples (pass@k, parse rate, errors) count the first `num_samples` candidates;
+    # retry samples, drawn only where none of those ran, count in `retry_samples`
+    first = [c for c in result.candidates if not c.extra.get("retry")]
+    samples = sum(c.count for c in first)
     count = check_count(target, check_terms)
     item: dict[str, Any] = {
         "id": target.id,
@@ -161,10 +165,10 @@ def score_item(target: Target, result: GenerationResult, language: Language, *, 
         "exact_match": chosen is not None and reference is not None and chosen.canonical == reference,
         "sequence_match": is_correct(chosen, target, check_terms),
         "num_samples": samples,
-        "parsed_samples": sum(c.count for c in result.candidates if c.valid),
-        "runnable_samples": sum(c.count for c in result.candidates if c.usable),
-        "num_correct": sum(c.count for c in result.candidates if is_correct(c, target, check_terms)),
-        "num_distinct": sum(1 for c in result.candidates if c.valid),
+        "parsed_samples": sum(c.count for c in first if c.valid),
+        "runnable_samples": sum(c.count for c in first if c.usable),
+        "num_correct": sum(c.count for c in first if is_correct(c, target, check_terms)),
+        "num_distinct": sum(1 for c in first if c.valid),
         "checked_terms": count,
         "expected_terms": list(target.terms[:count]) if target.terms else None,
         "expected_result": target.expected,
@@ -174,8 +178,10 @@ def score_item(target: Target, result: GenerationResult, language: Language, *, 
         "agreement": chosen.agreement if chosen else None,
         "selection_match": chosen.match if chosen else None,
         "target": reference,
-        "errors": _error_counts(result),
-        "first_error": next((c.error for c in result.candidates if not c.usable and c.error), None),
+        "retry_samples": result.retry_samples,
+        "chosen_from_retry": bool(chosen is not None and chosen.extra.get("retry")),
+        "errors": _error_counts(first),
+        "first_error": next((c.error for c in first if not c.usable and c.error), None),
         "generation_seconds": result.timings.get("generation", 0.0),
         "execution_seconds": result.timings.get("execution", 0.0),
     }
@@ -184,9 +190,9 @@ def score_item(target: Target, result: GenerationResult, language: Language, *, 
     return item
 
 
-def _error_counts(result: GenerationResult) -> dict[str, int]:
+def _error_counts(candidates: Sequence[Any]) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for candidate in result.candidates:
+    for candidate in candidates:
         if not candidate.usable:
             kind = candidate.error_kind or "error"
             counts[kind] = counts.get(kind, 0) + candidate.count
@@ -304,6 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--top-p", type=float, default=1.0)
     parser.add_argument("--top-k", type=int, default=0)
+    parser.add_argument("--retry-samples", type=int, default=DEFAULT_RETRY_SAMPLES, metavar="N",
+                        help="where none of a target's candidates runs, sample N more and choose among them, "
+                        f"as `python -m codegen.generate` does (default {DEFAULT_RETRY_SAMPLES}; 0: off)")
     parser.add_argument("--with-terms", type=int, metavar="M",
                         help="give the first M terms to the prompt (if the model takes terms) and to selection")
     parser.add_argument("--check-terms", type=int, default=DEFAULT_CHECK_TERMS, metavar="T",
@@ -422,7 +431,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "cpu_count": os.cpu_count(),
     }
     if checkpoint is not None:
-        config.update({"strategy": strategy, "temperature": args.temperature if strategy == "sample" else None,
+        config.update({"strategy": strategy, "temperature": args.temperature, "retry_samples": args.retry_samples,
                        "constrained": not args.no_constrain, "terms_in_prompt": int(meta.get("terms_in_prompt") or 0),
                        "backend": args.backend})
     pool = ExecutionPool(language, workers=args.workers, timeout=args.timeout).start()
@@ -438,7 +447,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             items, report = run_model(
                 generator, targets, num_samples=K, check_terms=args.check_terms, with_terms=with_terms,
                 batch_size=batch_size, seed=args.seed, progress=progress, strategy=strategy,
-                constrain=not args.no_constrain, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
+                constrain=not args.no_constrain, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                retry_samples=args.retry_samples)
             report = {"label": Path(args.checkpoint).name + ("" if not args.no_constrain else " (unconstrained)"),
                       **report}
         if args.baseline_model:
@@ -467,7 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["baseline"] = previous
     report["config"] = config
     summary = {key: report.get(key) for key in ("n", "validity", "exact_match", "sequence_match", "pass_at_k",
-                                                "verified_solve", "parse_rate", "programs_per_second",
+                                                "verified_solve", "retried", "chosen_from_retry", "parse_rate", "programs_per_second",
                                                 "seconds", "generation_seconds", "execution_seconds")
                if key in report}
     if "baseline_model" in report:

@@ -36,6 +36,8 @@ from .selection import AGREEMENT_WEIGHT, Candidate, select
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CHECKPOINT = "checkpoints/loda-t5-tiny"
 DEFAULT_TERMS = 10  # terms computed for display where none are given
+# samples drawn for a request none of whose candidates ran (Generator.generate_many)
+DEFAULT_RETRY_SAMPLES = 16
 
 
 def default_checkpoint(lang: str = "loda") -> str:
@@ -94,6 +96,9 @@ class GenerationResult:
     candidates: list[Candidate]  # distinct programs (and undecodable outputs), best first
     chosen: Candidate | None
     timings: dict[str, float] = field(default_factory=dict)
+    # samples drawn after none of the `num_samples` candidates ran (their candidates are marked
+    # extra["retry"]); 0 where the first candidates sufficed or retries were off
+    retry_samples: int = 0
 
     @property
     def ok(self) -> bool:
@@ -109,6 +114,7 @@ class GenerationResult:
             "strategy": self.strategy,
             "constrained": self.constrained,
             "num_samples": self.num_samples,
+            "retry_samples": self.retry_samples,
             "chosen": self.chosen.to_dict() if self.chosen else None,
             "candidates": [c.to_dict() for c in self.candidates] if all_candidates else None,
             "timings": self.timings,
@@ -269,13 +275,19 @@ class Generator:
                       constrain: bool = True, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
                       num_beams: int | None = None, seed: int | None = None, batch_rows: int = 256,
                       agreement_weight: float | None = None, progress: Callable[[int], None] | None = None,
-                      ) -> list[GenerationResult]:
+                      retry_samples: int = DEFAULT_RETRY_SAMPLES) -> list[GenerationResult]:
         """One `GenerationResult` per request; decoding is batched across requests and all their
         candidates run in the pool together. With neither `num_samples` nor `strategy`, the
         checkpoint's recommended decoding: beam search where its generation_config has num_beams
         > 1, else greedy; with `num_samples` > 1 and no `strategy`, beams where it recommends them,
         else sampling (`default_decoding`). `agreement_weight` (default: AGREEMENT_WEIGHT for
-        sampling, 0 for beam search) weighs the self-consistency vote in the choice."""
+        sampling, 0 for beam search) weighs the self-consistency vote in the choice.
+
+        Where none of a request's candidates parses and runs, `retry_samples` more are sampled
+        (at `temperature`, `top_k`, `top_p`) for that request alone, run, and chosen from by
+        agreement and score: a user gets a program that ran whenever the model can write one.
+        They are marked extra["retry"] and counted in `retry_samples`, not in `num_samples`,
+        so figures over the first candidates (pass@k) stay what they were. 0 turns retries off."""
         from .decoding import DecodeOptions
 
         strategy, num_samples = default_decoding(num_samples, strategy, self.default_beams, num_beams)
@@ -294,14 +306,39 @@ class Generator:
         per_request = [self.candidates(hypotheses, prompt) for hypotheses, prompt in zip(decoded, prompts)]
         decode_seconds = time.perf_counter() - start
         execution_seconds = run_candidates(self.pool, requests, per_request, limits=self.limits, progress=progress)
+        retried = [i for i, candidates in enumerate(per_request) if not any(c.usable for c in candidates)]
+        if retry_samples > 0 and retried:
+            start = time.perf_counter()
+            retry_options = DecodeOptions(strategy="sample", num_return=retry_samples, num_beams=None,
+                                          max_new_tokens=self.max_target_length, temperature=temperature,
+                                          top_k=top_k, top_p=top_p, constrain=constrain, seed=seed,
+                                          batch_rows=batch_rows)
+            decoded = self.backend.decode([prompts[i] for i in retried], retry_options)
+            generation_seconds += time.perf_counter() - start
+            fresh = []
+            for i, hypotheses in zip(retried, decoded):
+                # a program already tried failed and would fail again: only new ones run
+                tried = {c.canonical for c in per_request[i] if c.canonical is not None}
+                new = [c for c in self.candidates(hypotheses, prompts[i])
+                       if c.canonical is None or c.canonical not in tried]
+                for candidate in new:
+                    candidate.extra["retry"] = True
+                fresh.append(new)
+            execution_seconds += run_candidates(self.pool, [requests[i] for i in retried], fresh, limits=self.limits)
+            for i, new in zip(retried, fresh):
+                per_request[i] = per_request[i] + new
+        retried_set = set(retried) if retry_samples > 0 else set()
         results = []
         share = 1.0 / max(1, len(requests))
-        for request, prompt, candidates in zip(requests, prompts, per_request):
+        for number, (request, prompt, candidates) in enumerate(zip(requests, prompts, per_request)):
             start = time.perf_counter()
-            chosen = choose(request, candidates, agreement_weight=agreement_weight)
+            # only retry samples (independent draws) can be usable here: they vote
+            weight = AGREEMENT_WEIGHT if number in retried_set else agreement_weight
+            chosen = choose(request, candidates, agreement_weight=weight)
             results.append(GenerationResult(
                 request=request, prompt=prompt, language=self.language.name, strategy=strategy,
                 constrained=constrain, num_samples=num_samples, candidates=candidates, chosen=chosen,
+                retry_samples=retry_samples if number in retried_set else 0,
                 timings={"generation": generation_seconds * share, "decode": decode_seconds * share,
                          "execution": execution_seconds * share,
                          "selection": time.perf_counter() - start}))
@@ -368,7 +405,9 @@ def format_result(result: GenerationResult, *, show_all: bool = False) -> str:
     lines = []
     chosen = result.chosen
     if chosen is None:
-        lines.append(f"no valid program among {result.num_samples} sample(s)")
+        tried = f"{result.num_samples} sample(s)" + (f" and {result.retry_samples} retry sample(s)"
+                                                     if result.retry_samples else "")
+        lines.append(f"no valid program among {tried}")
         errors = {}
         for candidate in result.candidates:
             errors[candidate.error_kind or "error"] = errors.get(candidate.error_kind or "error", 0) + candidate.count
@@ -384,6 +423,9 @@ def format_result(result: GenerationResult, *, show_all: bool = False) -> str:
                   None: "unverified (no terms given)"}[chosen.match]
         lines.append(f"; {status}; confidence {chosen.confidence:.3f}; agreement {chosen.agreement}/"
                      f"{sum(c.count for c in result.candidates if c.usable)}")
+        if result.retry_samples:
+            lines.append(f"; none of the first {result.num_samples} candidate(s) ran: chosen among "
+                         f"{result.retry_samples} retry samples")
     timings = result.timings
     lines.append(f"; generation {timings.get('generation', 0):.2f}s, execution {timings.get('execution', 0):.2f}s")
     if show_all and result.candidates:
@@ -392,6 +434,8 @@ def format_result(result: GenerationResult, *, show_all: bool = False) -> str:
         for number, candidate in enumerate(result.candidates, 1):
             state = ("match" if candidate.match else "ok") if candidate.usable else (candidate.error_kind or "error")
             head = f"#{number} [{state}] x{candidate.count} confidence {candidate.confidence:.3f}"
+            if candidate.extra.get("retry"):
+                head += " (retry)"
             if candidate.usable:
                 head += " -> " + ", ".join(str(v) for v in (candidate.outputs or [])[:12])
             lines.append(head)
@@ -418,6 +462,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--top-p", type=float, default=1.0)
     parser.add_argument("--top-k", type=int, default=0)
     parser.add_argument("--seed", type=int)
+    parser.add_argument("--retry-samples", type=int, default=DEFAULT_RETRY_SAMPLES, metavar="N",
+                        help="where no candidate parses and runs, sample N more and choose among them "
+                        f"(default {DEFAULT_RETRY_SAMPLES}; 0: off)")
     parser.add_argument("--count", type=int, default=DEFAULT_TERMS, help="terms to compute and show")
     parser.add_argument("--no-constrain", action="store_true", help="decode without the grammar constraint")
     parser.add_argument("--backend", default="hf", choices=("hf", "ctranslate2"))
@@ -512,7 +559,8 @@ def run_one(generator: Generator, description: str, terms: list[int] | None, arg
         description, terms=terms, expected=args.expected, run_terms=max(args.count, len(terms or ())),
         num_samples=samples, strategy=strategy,
         constrain=(not args.no_constrain) if constrain is None else constrain,
-        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed)
+        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
+        retry_samples=args.retry_samples)
 
 
 REPL_HELP = """Type a description to generate a program. Commands:
@@ -520,6 +568,7 @@ REPL_HELP = """Type a description to generate a program. Commands:
   :expected N        expected result (problems); ':expected' alone clears it
   :samples K         candidates per request (1 = greedy)
   :strategy S        greedy | beam | sample | auto
+  :retry N           where no candidate runs, sample N more (0: off)
   :constrain on|off  grammar-constrained decoding
   :count N           terms to compute and show
   :lang L            switch language (loads checkpoints/<L>-t5-tiny)
@@ -632,6 +681,12 @@ class Repl:
                     raise ValueError("strategy: greedy, beam, sample or auto")
                 self.args.strategy = None if value == "auto" else value
                 self.say(f"strategy: {value}")
+            elif name == "retry":
+                retry = int(value)
+                if retry < 0:
+                    raise ValueError("retry must be 0 (off) or more")
+                self.args.retry_samples = retry
+                self.say(f"retry: {retry}")
             elif name == "constrain":
                 self.constrain = _on_off(value)
                 self.say(f"constrain: {'on' if self.constrain else 'off'}")
@@ -656,7 +711,8 @@ class Repl:
             elif name == "settings":
                 self.say(json.dumps({"language": self.generator.language.name, "terms": self.terms,
                                      "expected": self.args.expected, "samples": self.samples or "checkpoint default",
-                                     "strategy": self.args.strategy or "auto", "constrain": self.constrain,
+                                     "strategy": self.args.strategy or "auto", "retry": self.args.retry_samples,
+                                     "constrain": self.constrain,
                                      "count": self.args.count, "show_all": self.show_all, "json": self.as_json}))
             else:
                 self.say(f"unknown command :{name}; :help lists them")

@@ -91,7 +91,9 @@ def summarize(items: Sequence[Mapping[str, Any]], ks: Sequence[int] | None = Non
     """Overall figures for evaluated items (dicts as written to items.jsonl).
 
     Keys used: valid, exact_match, sequence_match, num_samples, num_correct, parsed_samples,
-    verified_solve (optional)."""
+    verified_solve, retry_samples and chosen_from_retry (optional). `retried`: the share of
+    targets none of whose first candidates ran (so retry samples were drawn);
+    `chosen_from_retry`: the share whose chosen program is one of those."""
     n = len(items)
     summary: dict[str, Any] = {
         "n": n,
@@ -111,6 +113,9 @@ def summarize(items: Sequence[Mapping[str, Any]], ks: Sequence[int] | None = Non
         summary["pass_at_k"] = {str(k): v for k, v in mean_pass_at_k(counts, ks).items()}
     else:
         summary["pass_at_k"] = {}
+    if any("retry_samples" in item for item in items):
+        summary["retried"] = rate(int(item.get("retry_samples") or 0) > 0 for item in items)
+        summary["chosen_from_retry"] = rate(bool(item.get("chosen_from_retry")) for item in items)
     if any("verified_solve" in item for item in items):
         summary["verified_solve"] = rate(item.get("verified_solve") for item in items)
     return summary

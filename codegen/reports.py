@@ -14,7 +14,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .metrics import bucket_order
 
-HEADLINE = ("validity", "exact_match", "sequence_match", "verified_solve", "parse_rate")
+HEADLINE = ("validity", "exact_match", "sequence_match", "verified_solve", "parse_rate", "retried",
+            "chosen_from_retry")
 
 
 def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:

@@ -42,6 +42,31 @@ def test_correct_program_scores():
     assert item["num_samples"] == 2 and item["num_correct"] == 1 and item["checked_terms"] == 20
 
 
+def test_retry_samples_are_scored_apart_from_the_first_candidates():
+    """A program chosen among retry samples counts for validity and match@1, but pass@k, the parse
+    rate and the error counts stay over the first num_samples candidates."""
+    from codegen.metrics import summarize
+
+    language = get_language("loda")
+    target = _fib_target()
+    request = make_request(target, language, check_terms=20, with_terms=None)
+    first = Candidate(code="mov $1,0\ndiv $0,$1\n", canonical=language.canonicalize("mov $1,0\ndiv $0,$1\n"),
+                      valid=True, count=2)
+    retry = Candidate(code=FIB, canonical=language.canonicalize(FIB), valid=True, extra={"retry": True})
+    with ExecutionPool(language, workers=1, timeout=10) as pool:
+        run_candidates(pool, [request], [[first, retry]])
+    chosen = choose(request, [first, retry])
+    result = GenerationResult(request=request, prompt="", language="loda", strategy="beam", constrained=True,
+                              num_samples=2, candidates=[first, retry], chosen=chosen, retry_samples=8)
+    item = score_item(target, result, language, check_terms=20, with_terms=None)
+    assert item["valid"] and item["sequence_match"] and item["chosen_from_retry"] and item["retry_samples"] == 8
+    assert item["num_samples"] == 2 and item["num_correct"] == 0 and item["runnable_samples"] == 0
+    assert item["errors"] == {"undefined": 2}
+    summary = summarize([item, {**item, "retry_samples": 0, "chosen_from_retry": False}])
+    assert summary["retried"] == 0.5 and summary["chosen_from_retry"] == 0.5
+    assert summary["pass_at_k"]["1"] == 0.0 and summary["sequence_match"] == 1.0
+
+
 def test_self_call_is_never_a_match():
     """`seq $0,45` computes Fibonacci for A000045 only by calling the target: never a match."""
     from languages.loda import Corpus

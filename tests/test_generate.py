@@ -77,7 +77,7 @@ def test_generator_api(checkpoint):
         assert len(result.chosen.outputs) >= 10 and result.chosen.match in (True, False)
         assert set(result.timings) >= {"generation", "execution", "selection"}
         json.dumps(result.to_dict())
-        greedy = generator.generate("Fibonacci numbers")
+        greedy = generator.generate("Fibonacci numbers", retry_samples=0)
         assert greedy.strategy == "greedy" and greedy.num_samples == 1
         [only] = greedy.candidates  # one hypothesis, constrained: it parses
         assert only.valid and only.match is None  # no terms given: nothing to match against
@@ -115,6 +115,59 @@ def test_beams_are_ranked_by_score_samples_by_agreement(checkpoint):
         assert samples.chosen.outputs[0] == 3 and samples.chosen.agreement == 2  # self-consistency
         forced = generator.generate("Seven", num_samples=3, strategy="beam", agreement_weight=1.0)
         assert forced.chosen.outputs[0] == 3
+
+
+class _RecordingBackend:
+    """Hypotheses by strategy (`by_strategy[options.strategy]`), recording every call."""
+
+    def __init__(self, by_strategy):
+        self.by_strategy = by_strategy
+        self.calls = []
+
+    def decode(self, prompts, options):
+        self.calls.append((list(prompts), options.strategy, options.num_return))
+        return [list(self.by_strategy[options.strategy]) for _ in prompts]
+
+
+def test_requests_whose_candidates_all_fail_get_retry_samples(checkpoint, capsys):
+    from codegen.decoding import Hypothesis
+    from codegen.tokenizer import encode_code
+
+    with Generator(str(checkpoint), workers=1, timeout=5) as generator:
+        def hypothesis(code, logprob=-0.5):
+            ids = encode_code(generator.tokenizer, "loda", code)[:-1]
+            return Hypothesis(token_ids=ids, logprob=logprob * (len(ids) + 1), n_tokens=len(ids) + 1, finished=True)
+
+        failing = hypothesis("mov $1,0\ndiv $0,$1\n")  # division by zero: parses, does not run
+        backend = _RecordingBackend({"greedy": [failing],
+                                     "sample": [failing, hypothesis("mov $0,3\n", -0.9),
+                                                hypothesis("mov $0,3\n", -0.8), hypothesis("mov $0,5\n", -0.4)]})
+        generator.backend = backend
+        result = generator.generate("Three", retry_samples=4, seed=0)
+        assert [c[1:] for c in backend.calls] == [("greedy", 1), ("sample", 4)]
+        assert result.num_samples == 1 and result.retry_samples == 4
+        # the retry samples vote: the two agreeing on 3 beat the more confident lone 5
+        assert result.chosen.outputs[0] == 3 and result.chosen.extra["retry"] and result.chosen.count == 2
+        [first] = [c for c in result.candidates if not c.extra.get("retry")]
+        assert first.count == 1 and not first.usable and first.error_kind  # the failed program is not re-run
+        assert sum(c.count for c in result.candidates if c.extra.get("retry")) == 3  # its repeat dropped
+        assert json.loads(json.dumps(result.to_dict()))["retry_samples"] == 4
+
+        backend.calls.clear()  # retries off: the failure is what the user gets
+        off = generator.generate("Three", retry_samples=0)
+        assert off.chosen is None and off.retry_samples == 0 and len(off.candidates) == 1
+        assert [c[1] for c in backend.calls] == ["greedy"]
+
+        backend.by_strategy["greedy"] = [hypothesis("mov $0,7\n")]  # a first candidate that runs: no retry
+        backend.calls.clear()
+        fine = generator.generate("Seven", retry_samples=4)
+        assert fine.chosen.outputs[0] == 7 and fine.retry_samples == 0 and len(backend.calls) == 1
+
+        backend.by_strategy["greedy"] = [failing]
+        generator.backend = backend
+        many = generator.generate_many([Request("Seven"), Request("Three")], retry_samples=2)
+        assert all(r.chosen is not None and r.retry_samples == 2 for r in many)
+        assert len(backend.calls[-1][0]) == 2  # the retry batch holds exactly the failed requests
 
 
 def test_checkpoint_recommending_beams_makes_them_the_default(checkpoint, tmp_path, capsys):
@@ -199,7 +252,7 @@ def test_interactive_mode_through_stdin(checkpoint, monkeypatch, capsys):
     """`--interactive` reads the piped stdin line by line (in-process: `python -m` would only add
     the imports)."""
     script = "\n".join([":help", ":terms 1,2,3", ":samples 8", ":count 5", "The positive integers",
-                        ":show all", ":samples 1", ":terms", "Powers of 2", ":bogus", ":quit",
+                        ":show all", ":samples 1", ":retry 0", ":terms", "Powers of 2", ":bogus", ":quit",
                         "never read"]) + "\n"
     monkeypatch.setattr(sys, "stdin", io.StringIO(script))
     assert main(["--checkpoint", str(checkpoint), "--interactive", "--workers", "1", "--seed", "0"]) == 0
@@ -213,6 +266,7 @@ def test_interactive_mode_through_stdin(checkpoint, monkeypatch, capsys):
     terms_line = next(line for line in first.splitlines() if line.startswith("; terms: "))
     assert len(terms_line[len("; terms: "):].split(", ")) == 5
     assert first.splitlines()[2].split()[0] in get_language("loda").structural_tokens()  # after "count: 5"
-    assert "all 1 distinct candidate(s):" in out  # :show all on the second answer
+    assert "retry: 0" in out
+    assert "all 1 distinct candidate(s):" in out  # :show all on the second answer (greedy, no retry)
     assert "unknown command :bogus" in out
     assert "never read" not in out
