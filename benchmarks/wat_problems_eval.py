@@ -220,6 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "skeleton_match": chosen is not None and chosen.canonical is not None
                     and skeleton(chosen.canonical) == skeleton(reference),
                     "output": outputs[0] if outputs else None,
+                    # > 0 where none of the first candidates ran and the Generator sampled more
+                    "retry_samples": result.retry_samples,
                     "error_kind": None if chosen is not None else (first.error_kind if first else "no candidate"),
                     "error": None if chosen is not None else (first.error if first else None),
                     "code": chosen.code if chosen is not None else (first.code if first else None),

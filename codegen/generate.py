@@ -14,7 +14,8 @@ API:
 Every request goes through the same steps: the model decodes (greedy, beam or sampling;
 grammar-constrained unless `constrain=False`), samples are merged by canonical form, every
 distinct candidate is executed in worker processes with a hard timeout, and `selection`
-picks one (matching the given terms / expected result where any does).
+picks one (matching the given terms / expected result where any does). Where none of a
+request's candidates runs, `retry_samples` more are sampled for it and chosen from.
 """
 from __future__ import annotations
 
