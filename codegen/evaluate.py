@@ -28,8 +28,8 @@ from typing import Any, Iterator, Sequence
 from .execution import DEFAULT_TIMEOUT, ExecutionPool
 from .language import CodeError, Language, Record, get_language
 from .metrics import breakdowns, speed, summarize, terms_match
-from .generate import (DEFAULT_RETRY_SAMPLES, GenerationResult, Request, choose, default_decoding, recommended_beams,
-                       run_candidates)
+from .generate import (DEFAULT_RETRY_SAMPLES, GenerationResult, Request, choose, default_decoding, non_negative_int,
+                       recommended_beams, run_candidates)
 
 DEFAULT_CHECK_TERMS = 20
 DEFAULT_RECIPES = {"loda": "loda", "wat": "wat-problems"}
@@ -310,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--top-p", type=float, default=1.0)
     parser.add_argument("--top-k", type=int, default=0)
-    parser.add_argument("--retry-samples", type=int, default=DEFAULT_RETRY_SAMPLES, metavar="N",
+    parser.add_argument("--retry-samples", type=non_negative_int, default=DEFAULT_RETRY_SAMPLES, metavar="N",
                         help="where none of a target's candidates runs, sample N more and choose among them, "
                         f"as `python -m codegen.generate` does (default {DEFAULT_RETRY_SAMPLES}; 0: off)")
     parser.add_argument("--with-terms", type=int, metavar="M",
@@ -477,7 +477,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["baseline"] = previous
     report["config"] = config
     summary = {key: report.get(key) for key in ("n", "validity", "exact_match", "sequence_match", "pass_at_k",
-                                                "verified_solve", "retried", "chosen_from_retry", "parse_rate", "programs_per_second",
+                                                "verified_solve", "retried", "chosen_from_retry", "parse_rate",
+                                                "programs_per_second",
                                                 "seconds", "generation_seconds", "execution_seconds")
                if key in report}
     if "baseline_model" in report:

@@ -393,6 +393,17 @@ def choose(request: Request, candidates: list[Candidate], *,
 # command line
 
 
+def non_negative_int(text: str) -> int:
+    """argparse type for counts where 0 means off (e.g. --retry-samples)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; give 0 (off) or more")
+    return value
+
+
 def parse_terms(text: str | None) -> list[int] | None:
     if not text:
         return None
@@ -463,7 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--top-p", type=float, default=1.0)
     parser.add_argument("--top-k", type=int, default=0)
     parser.add_argument("--seed", type=int)
-    parser.add_argument("--retry-samples", type=int, default=DEFAULT_RETRY_SAMPLES, metavar="N",
+    parser.add_argument("--retry-samples", type=non_negative_int, default=DEFAULT_RETRY_SAMPLES, metavar="N",
                         help="where no candidate parses and runs, sample N more and choose among them "
                         f"(default {DEFAULT_RETRY_SAMPLES}; 0: off)")
     parser.add_argument("--count", type=int, default=DEFAULT_TERMS, help="terms to compute and show")

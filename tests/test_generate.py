@@ -241,6 +241,12 @@ def test_cli_json(checkpoint, capsys):
         assert len(out["chosen"]["outputs"]) == 10 and out["chosen"]["canonical"]
 
 
+def test_negative_retry_samples_are_refused(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--retry-samples", "-2", "Fibonacci numbers"])
+    assert exit_info.value.code == 2 and "--retry-samples: -2 is negative" in capsys.readouterr().err
+
+
 def test_parse_terms():
     assert parse_terms("1, 1,2 3") == [1, 1, 2, 3]
     assert parse_terms("") is None
