@@ -24,7 +24,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -307,13 +307,11 @@ class Generator:
         per_request = [self.candidates(hypotheses, prompt) for hypotheses, prompt in zip(decoded, prompts)]
         decode_seconds = time.perf_counter() - start
         execution_seconds = run_candidates(self.pool, requests, per_request, limits=self.limits, progress=progress)
-        retried = [i for i, candidates in enumerate(per_request) if not any(c.usable for c in candidates)]
-        if retry_samples > 0 and retried:
+        retried = [i for i, candidates in enumerate(per_request)
+                   if not any(c.usable for c in candidates)] if retry_samples > 0 else []
+        if retried:
             start = time.perf_counter()
-            retry_options = DecodeOptions(strategy="sample", num_return=retry_samples, num_beams=None,
-                                          max_new_tokens=self.max_target_length, temperature=temperature,
-                                          top_k=top_k, top_p=top_p, constrain=constrain, seed=seed,
-                                          batch_rows=batch_rows)
+            retry_options = replace(options, strategy="sample", num_return=retry_samples, num_beams=None)
             decoded = self.backend.decode([prompts[i] for i in retried], retry_options)
             generation_seconds += time.perf_counter() - start
             fresh = []
@@ -328,7 +326,7 @@ class Generator:
             execution_seconds += run_candidates(self.pool, [requests[i] for i in retried], fresh, limits=self.limits)
             for i, new in zip(retried, fresh):
                 per_request[i] = per_request[i] + new
-        retried_set = set(retried) if retry_samples > 0 else set()
+        retried_set = set(retried)
         results = []
         share = 1.0 / max(1, len(requests))
         for number, (request, prompt, candidates) in enumerate(zip(requests, prompts, per_request)):
@@ -694,11 +692,8 @@ class Repl:
                 self.args.strategy = None if value == "auto" else value
                 self.say(f"strategy: {value}")
             elif name == "retry":
-                retry = int(value)
-                if retry < 0:
-                    raise ValueError("retry must be 0 (off) or more")
-                self.args.retry_samples = retry
-                self.say(f"retry: {retry}")
+                self.args.retry_samples = non_negative_int(value)
+                self.say(f"retry: {self.args.retry_samples}")
             elif name == "constrain":
                 self.constrain = _on_off(value)
                 self.say(f"constrain: {'on' if self.constrain else 'off'}")
@@ -728,7 +723,7 @@ class Repl:
                                      "count": self.args.count, "show_all": self.show_all, "json": self.as_json}))
             else:
                 self.say(f"unknown command :{name}; :help lists them")
-        except ValueError as error:
+        except (ValueError, argparse.ArgumentTypeError) as error:
             self.say(f"error: {error}")
         return True
 
