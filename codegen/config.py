@@ -7,7 +7,8 @@ Sections (see configs/*.yaml):
   terms_count: 8                    # terms shown by "*-terms" recipes
   tokenizer: checkpoints/tokenizer  # our tokenizer dir, or `pretrained` to use the model's + added tokens
   output_dir: runs/loda-tiny
-  model:    {d_model, d_ff, num_layers, ..., pretrained: NAME, lora: {r, alpha, dropout, target_modules}}
+  model:    {d_model, d_ff, num_layers, ..., position_bias_init: alibi|random,
+             pretrained: NAME, lora: {r, alpha, dropout, target_modules}}
   data:     {max_source_length, max_target_length, num_proc, curriculum, train_limit, eval_limit}
   training: {per_device_train_batch_size, learning_rate, max_steps, ..., torch_threads, group_by_length}
             (any Seq2SeqTrainingArguments field is accepted)
@@ -24,6 +25,8 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import yaml
+
+from .model import POSITION_BIAS_INITS
 
 
 class ConfigError(ValueError):
@@ -46,7 +49,7 @@ SCHEMA: dict[str, Any] = {
         "num_heads": (int,), "relative_attention_num_buckets": (int,), "relative_attention_max_distance": (int,),
         "dropout_rate": _NUM, "layer_norm_epsilon": _NUM, "initializer_factor": _NUM,
         "feed_forward_proj": (str,), "tie_word_embeddings": (bool,), "vocab_multiple": (int,),
-        "lora": (dict, type(None)),
+        "position_bias_init": (str,), "lora": (dict, type(None)),
     },
     "data": {
         "max_source_length": (int,), "max_target_length": (int,), "num_proc": (int,),
@@ -155,6 +158,9 @@ def validate(config: Mapping[str, Any], source: str = "<config>") -> dict[str, A
     lora = model.get("lora")
     if lora is not None and (not isinstance(lora.get("r"), int) or lora["r"] <= 0):
         raise ConfigError(f"{source}: field 'model.lora.r': expected a positive integer, got {lora.get('r')!r}")
+    if model.get("position_bias_init", "alibi") not in POSITION_BIAS_INITS:
+        raise ConfigError(f"{source}: field 'model.position_bias_init': expected one of "
+                          f"{list(POSITION_BIAS_INITS)}, got {model['position_bias_init']!r}")
     for name in ("d_model", "d_ff", "num_layers", "num_heads"):
         if name in model and model[name] <= 0:
             raise ConfigError(f"{source}: field 'model.{name}': expected a positive integer, got {model[name]!r}")

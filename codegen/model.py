@@ -57,7 +57,8 @@ def build_model(model_config: Mapping[str, Any], tokenizer):
     """A model for `tokenizer` from a config's `model:` section.
 
     `pretrained: NAME_OR_PATH` loads that checkpoint and resizes its embeddings to the
-    tokenizer; otherwise a T5 is built from `T5_FIELDS`. `lora: {r, alpha, dropout,
+    tokenizer; otherwise a T5 is built from `T5_FIELDS`, its position biases started as
+    `position_bias_init` says (default "alibi", see `init_position_bias`). `lora: {r, alpha, dropout,
     target_modules}` wraps it with PEFT LoRA adapters."""
     from transformers import AutoModelForSeq2SeqLM, T5Config, T5ForConditionalGeneration
 
@@ -74,10 +75,58 @@ def build_model(model_config: Mapping[str, Any], tokenizer):
             pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
             decoder_start_token_id=tokenizer.pad_token_id, **kwargs)
         model = T5ForConditionalGeneration(config)
+        init_position_bias(model, cfg.get("position_bias_init", "alibi"))
     lora = cfg.get("lora")
     if lora:
         model = apply_lora(model, lora)
     return model
+
+
+POSITION_BIAS_INITS = ("alibi", "random")
+
+
+def alibi_slopes(num_heads: int) -> list[float]:
+    """One slope a head, geometric from 1/2 down to 2^-8 (the ALiBi paper's for 8 heads, spread
+    over any count): the steep heads look at their neighbours, the flat ones at the whole text."""
+    if num_heads == 1:
+        return [0.5]
+    return [2.0 ** (-1 - 7 * h / (num_heads - 1)) for h in range(num_heads)]
+
+
+def init_position_bias(model, scheme: str = "alibi") -> None:
+    """Start a from-scratch T5's relative position biases as a distance penalty, `-slope * |i - j|`
+    a head (ALiBi, evaluated at each bucket's nearest distance), instead of T5's random
+    initialisation near zero.
+
+    Why: from random biases the encoder can stay order-blind. Where number slots already give
+    the numbers their order, a bag of words solves most problems, and the biases get too little
+    gradient to grow (the first wat-t5-tiny's encoder biases ended training at their initial
+    +-0.1). That model then could not tell "add 5, then multiply by 7" from "multiply by 5, then
+    add 7". With local heads from the first step, each token's representation holds its
+    neighbours. The biases stay trainable, and the model is an ordinary T5 (`from_pretrained`
+    as before). `scheme="random"` keeps Hugging Face's initialisation."""
+    if scheme not in POSITION_BIAS_INITS:
+        raise ValueError(f"model.position_bias_init: expected one of {list(POSITION_BIAS_INITS)}, got {scheme!r}")
+    if scheme == "random":
+        return
+    import torch
+
+    config = model.config
+    slopes = torch.tensor(alibi_slopes(config.num_heads))
+    for stack, bidirectional in ((model.encoder, True), (model.decoder, False)):
+        attention = stack.block[0].layer[0].SelfAttention
+        buckets = attention.relative_attention_num_buckets
+        span = torch.arange(-4 * attention.relative_attention_max_distance,
+                            4 * attention.relative_attention_max_distance + 1)
+        bucket_of = attention._relative_position_bucket(
+            span, bidirectional=bidirectional, num_buckets=buckets,
+            max_distance=attention.relative_attention_max_distance)
+        nearest: dict[int, int] = {}  # a bucket's distance is the nearest one it holds
+        for position, bucket in zip(span.abs().tolist(), bucket_of.tolist()):
+            nearest[bucket] = min(nearest.get(bucket, position), position)
+        distance = torch.tensor([float(nearest.get(b, 0)) for b in range(buckets)])
+        with torch.no_grad():
+            attention.relative_attention_bias.weight.copy_(-distance[:, None] * slopes[None, :])
 
 
 def apply_lora(model, lora: Mapping[str, Any]):

@@ -54,6 +54,7 @@ def test_config_loads_presets():
     (lambda c: c.pop("language"), "language"),
     (lambda c: c["training"].update(per_device_train_batch_size=0), "training.per_device_train_batch_size"),
     (lambda c: c["model"].update(lora={"r": "x"}), "model.lora.r"),
+    (lambda c: c["model"].update(position_bias_init="sinusoid"), "model.position_bias_init"),
     (lambda c: c["data"].update(recipe_options={"loda": {"include_denid": True}}), "data.recipe_options.loda.include_denid"),
     (lambda c: c["data"].update(recipe_options={"wat-problems": {"count": 5}}), "data.recipe_options.wat-problems"),
     (lambda c: c["data"].update(recipe_options={"loda": 3}), "data.recipe_options.loda"),
@@ -208,6 +209,39 @@ def test_lora_and_pretrained_resize(tmp_path):
     base.save_pretrained(tmp_path / "base")
     resized = build_model({"pretrained": str(tmp_path / "base")}, tokenizer)
     assert resized.get_input_embeddings().weight.shape[0] >= len(tokenizer)
+
+
+def test_from_scratch_position_biases_start_as_alibi():
+    """A from-scratch T5 starts with ALiBi position biases (-slope * distance a head, steep
+    heads local, flat heads global) in encoder and decoder, so word order is in the encoder from
+    the first step; `position_bias_init: random` keeps T5's near-zero random start (the first
+    wat-t5-tiny's, whose encoder stayed order-blind)."""
+    import torch
+
+    from codegen.model import alibi_slopes, build_model
+    from codegen.tokenizer import load_tokenizer
+
+    tokenizer = load_tokenizer(TOKENIZER)
+    small = {**TINY["model"], "num_heads": 4}
+    slopes = alibi_slopes(4)
+    assert slopes[0] == 0.5 and all(a > b for a, b in zip(slopes, slopes[1:]))
+    length = 12
+    distance = (torch.arange(length)[None, :] - torch.arange(length)[:, None]).abs().float()
+    model = build_model(small, tokenizer)
+    encoder_bias = model.encoder.block[0].layer[0].SelfAttention.compute_bias(length, length)[0]
+    decoder_bias = model.decoder.block[0].layer[0].SelfAttention.compute_bias(length, length)[0]
+    exact = distance <= 8  # T5's exact buckets; beyond them log-spaced buckets hold the nearest distance
+    causal = torch.ones(length, length).tril().bool()
+    for head, slope in enumerate(slopes):
+        assert torch.allclose(encoder_bias[head][exact], -slope * distance[exact])
+        assert (encoder_bias[head][~exact] >= -slope * distance[~exact] - 1e-6).all()
+        assert (encoder_bias[head][~exact] <= -slope * 8).all()
+        assert torch.allclose(decoder_bias[head][exact & causal], -slope * distance[exact & causal])
+    assert encoder_bias.requires_grad  # a start, not a constraint
+
+    random = build_model({**small, "position_bias_init": "random"}, tokenizer)
+    random_bias = random.encoder.block[0].layer[0].SelfAttention.compute_bias(length, length)[0]
+    assert random_bias.abs().max() < 1.0
 
 
 @pytest.mark.slow
