@@ -7,7 +7,7 @@ Sections (see configs/*.yaml):
   terms_count: 8                    # terms shown by "*-terms" recipes
   tokenizer: checkpoints/tokenizer  # our tokenizer dir, or `pretrained` to use the model's + added tokens
   output_dir: runs/loda-tiny
-  model:    {d_model, d_ff, num_layers, ..., position_bias_init: alibi|random,
+  model:    {d_model, d_ff, num_layers, ..., position_bias_init: alibi|alibi-encoder|none,
              pretrained: NAME, lora: {r, alpha, dropout, target_modules}}
   data:     {max_source_length, max_target_length, num_proc, curriculum, train_limit, eval_limit}
   training: {per_device_train_batch_size, learning_rate, max_steps, ..., torch_threads, group_by_length}
@@ -158,7 +158,7 @@ def validate(config: Mapping[str, Any], source: str = "<config>") -> dict[str, A
     lora = model.get("lora")
     if lora is not None and (not isinstance(lora.get("r"), int) or lora["r"] <= 0):
         raise ConfigError(f"{source}: field 'model.lora.r': expected a positive integer, got {lora.get('r')!r}")
-    if model.get("position_bias_init", "alibi") not in POSITION_BIAS_INITS:
+    if model.get("position_bias_init", "none") not in POSITION_BIAS_INITS:
         raise ConfigError(f"{source}: field 'model.position_bias_init': expected one of "
                           f"{list(POSITION_BIAS_INITS)}, got {model['position_bias_init']!r}")
     for name in ("d_model", "d_ff", "num_layers", "num_heads"):

@@ -57,8 +57,9 @@ def build_model(model_config: Mapping[str, Any], tokenizer):
     """A model for `tokenizer` from a config's `model:` section.
 
     `pretrained: NAME_OR_PATH` loads that checkpoint and resizes its embeddings to the
-    tokenizer; otherwise a T5 is built from `T5_FIELDS`, its position biases started as
-    `position_bias_init` says (default "alibi", see `init_position_bias`). `lora: {r, alpha, dropout,
+    tokenizer; otherwise a T5 is built from `T5_FIELDS`. `position_bias_init` (see
+    `init_position_bias`) restarts the relative position biases: "alibi" by default for a
+    from-scratch model, "none" (as loaded) for a pretrained one. `lora: {r, alpha, dropout,
     target_modules}` wraps it with PEFT LoRA adapters."""
     from transformers import AutoModelForSeq2SeqLM, T5Config, T5ForConditionalGeneration
 
@@ -68,6 +69,7 @@ def build_model(model_config: Mapping[str, Any], tokenizer):
         model = AutoModelForSeq2SeqLM.from_pretrained(pretrained)
         if model.get_input_embeddings().weight.shape[0] < len(tokenizer):
             model.resize_token_embeddings(_round_up(len(tokenizer), 8))
+        init_position_bias(model, cfg.get("position_bias_init", "none"))
     else:
         kwargs = {k: cfg[k] for k in T5_FIELDS if k in cfg}
         config = T5Config(
@@ -82,7 +84,7 @@ def build_model(model_config: Mapping[str, Any], tokenizer):
     return model
 
 
-POSITION_BIAS_INITS = ("alibi", "random")
+POSITION_BIAS_INITS = ("alibi", "alibi-encoder", "none")
 
 
 def alibi_slopes(num_heads: int) -> list[float]:
@@ -94,9 +96,12 @@ def alibi_slopes(num_heads: int) -> list[float]:
 
 
 def init_position_bias(model, scheme: str = "alibi") -> None:
-    """Start a from-scratch T5's relative position biases as a distance penalty, `-slope * |i - j|`
-    a head (ALiBi, evaluated at each bucket's nearest distance), instead of T5's random
-    initialisation near zero.
+    """Start a T5's relative position biases as a distance penalty, `-slope * |i - j|` a head
+    (ALiBi, evaluated at each bucket's nearest distance), instead of T5's random initialisation
+    near zero: in encoder and decoder ("alibi"), in the encoder alone ("alibi-encoder": restarts
+    an order-blind encoder of a trained model and keeps its decoder's learnt biases), or
+    neither ("none": T5's random start for a from-scratch model, the checkpoint's biases for a
+    pretrained one).
 
     Why: from random biases the encoder can stay order-blind. Where number slots already give
     the numbers their order, a bag of words solves most problems, and the biases get too little
@@ -104,17 +109,22 @@ def init_position_bias(model, scheme: str = "alibi") -> None:
     +-0.1). That model then could not tell "add 5, then multiply by 7" from "multiply by 5, then
     add 7". With local heads from the first step, each token's representation holds its
     neighbours. The biases stay trainable, and the model is an ordinary T5 (`from_pretrained`
-    as before). `scheme="random"` keeps Hugging Face's initialisation."""
+    as before). Models without T5's relative biases (e.g. BART) accept only "none"."""
     if scheme not in POSITION_BIAS_INITS:
         raise ValueError(f"model.position_bias_init: expected one of {list(POSITION_BIAS_INITS)}, got {scheme!r}")
-    if scheme == "random":
+    if scheme == "none":
         return
     import torch
 
-    config = model.config
-    slopes = torch.tensor(alibi_slopes(config.num_heads))
-    for stack, bidirectional in ((model.encoder, True), (model.decoder, False)):
-        attention = stack.block[0].layer[0].SelfAttention
+    stacks = [("encoder", True)] + ([("decoder", False)] if scheme == "alibi" else [])
+    for name, bidirectional in stacks:
+        try:
+            attention = getattr(model, name).block[0].layer[0].SelfAttention
+            attention.relative_attention_bias
+        except AttributeError:
+            raise ValueError(f"model.position_bias_init: {scheme!r} needs a T5 with relative position biases; "
+                             f"{type(model).__name__} has none (use 'none')") from None
+        slopes = torch.tensor(alibi_slopes(attention.n_heads))
         buckets = attention.relative_attention_num_buckets
         span = torch.arange(-4 * attention.relative_attention_max_distance,
                             4 * attention.relative_attention_max_distance + 1)

@@ -45,6 +45,10 @@ def test_config_loads_presets():
         assert load_config(REPO / "configs" / name)["language"] == "loda"
     wat = load_config(REPO / "configs" / "wat-tiny.yaml")
     assert wat["data"]["recipe_options"]["wat-oeis"] == {"max_instructions": 8, "calls": False}
+    presets = sorted((REPO / "configs").glob("*.yaml"))
+    assert len(presets) >= 10
+    for preset in presets:  # every shipped preset passes validation
+        assert load_config(preset)["language"] in ("loda", "wat"), preset
 
 
 @pytest.mark.parametrize("mutate, field", [
@@ -211,11 +215,12 @@ def test_lora_and_pretrained_resize(tmp_path):
     assert resized.get_input_embeddings().weight.shape[0] >= len(tokenizer)
 
 
-def test_from_scratch_position_biases_start_as_alibi():
+def test_from_scratch_position_biases_start_as_alibi(tmp_path):
     """A from-scratch T5 starts with ALiBi position biases (-slope * distance a head, steep
     heads local, flat heads global) in encoder and decoder, so word order is in the encoder from
-    the first step; `position_bias_init: random` keeps T5's near-zero random start (the first
-    wat-t5-tiny's, whose encoder stayed order-blind)."""
+    the first step; `position_bias_init: none` keeps T5's near-zero random start (the first
+    wat-t5-tiny's, whose encoder stayed order-blind). On a pretrained model, biases are kept
+    unless asked for, and "alibi-encoder" restarts the encoder's alone."""
     import torch
 
     from codegen.model import alibi_slopes, build_model
@@ -239,9 +244,20 @@ def test_from_scratch_position_biases_start_as_alibi():
         assert torch.allclose(decoder_bias[head][exact & causal], -slope * distance[exact & causal])
     assert encoder_bias.requires_grad  # a start, not a constraint
 
-    random = build_model({**small, "position_bias_init": "random"}, tokenizer)
+    random = build_model({**small, "position_bias_init": "none"}, tokenizer)
     random_bias = random.encoder.block[0].layer[0].SelfAttention.compute_bias(length, length)[0]
     assert random_bias.abs().max() < 1.0
+
+    def biases(model):
+        return [getattr(model, s).block[0].layer[0].SelfAttention.relative_attention_bias.weight.detach().clone()
+                for s in ("encoder", "decoder")]
+
+    random.save_pretrained(tmp_path / "random")
+    kept = build_model({"pretrained": str(tmp_path / "random")}, tokenizer)
+    assert all(torch.equal(a, b) for a, b in zip(biases(kept), biases(random)))
+    restarted = build_model({"pretrained": str(tmp_path / "random"), "position_bias_init": "alibi-encoder"}, tokenizer)
+    encoder, decoder = biases(restarted)
+    assert torch.equal(encoder, biases(model)[0]) and torch.equal(decoder, biases(random)[1])
 
 
 @pytest.mark.slow
