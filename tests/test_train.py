@@ -259,6 +259,17 @@ def test_from_scratch_position_biases_start_as_alibi(tmp_path):
     encoder, decoder = biases(restarted)
     assert torch.equal(encoder, biases(model)[0]) and torch.equal(decoder, biases(random)[1])
 
+    from transformers import BartConfig, BartForConditionalGeneration
+
+    from codegen.model import init_position_bias
+
+    bart = BartForConditionalGeneration(BartConfig(vocab_size=64, d_model=16, encoder_layers=1, decoder_layers=1,
+                                                   encoder_attention_heads=2, decoder_attention_heads=2,
+                                                   encoder_ffn_dim=32, decoder_ffn_dim=32))
+    init_position_bias(bart, "none")
+    with pytest.raises(ValueError, match="relative position biases"):
+        init_position_bias(bart, "alibi")
+
 
 @pytest.mark.slow
 def test_second_stage_resumes_without_its_first_stage(tmp_path, monkeypatch):
