@@ -99,13 +99,7 @@ def test_heldout_benchmark_excludes_what_a_run_checkpoint_trained_on(tmp_path):
     """benchmarks/wat_problems_eval.py reads the training problem set (count, seed) from the
     checkpoint, so that no held-out text was trained on; a `checkpoint-N` folder of a run has no
     train_config.yaml of its own and must use the run's."""
-    import importlib.util
-    from pathlib import Path
-
-    script = Path(__file__).resolve().parent.parent / "benchmarks" / "wat_problems_eval.py"
-    spec = importlib.util.spec_from_file_location("wat_problems_eval", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _benchmark_module()
     run = tmp_path / "run"
     (run / "checkpoint-200").mkdir(parents=True)
     (run / "train_config.yaml").write_text("data:\n  recipe_options:\n    wat-problems: {count: 60000, seed: 0}\n")
@@ -117,14 +111,9 @@ def test_heldout_benchmark_excludes_what_a_run_checkpoint_trained_on(tmp_path):
 
 
 def _benchmark_module():
-    import importlib.util
-    from pathlib import Path
+    from conftest import load_benchmark
 
-    script = Path(__file__).resolve().parent.parent / "benchmarks" / "wat_problems_eval.py"
-    spec = importlib.util.spec_from_file_location("wat_problems_eval", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("wat_problems_eval")
 
 
 def test_chains_are_straight_stack_code_in_the_order_of_the_text():

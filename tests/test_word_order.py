@@ -1,21 +1,18 @@
 """benchmarks/word_order.py: the diagnostic that found the order-blind encoders."""
 from __future__ import annotations
 
-import importlib.util
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import load_benchmark
 
 REPO = Path(__file__).resolve().parent.parent
 TOKENIZER = REPO / "checkpoints" / "tokenizer"
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("word_order", REPO / "benchmarks" / "word_order.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("word_order")
 
 
 def _checkpoint(position_bias_init: str, language: str = "wat"):
