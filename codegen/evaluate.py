@@ -150,8 +150,9 @@ def score_item(target: Target, result: GenerationResult, language: Language, *, 
     except CodeError:
         reference = target.code
     # figures over samples (pass@k, parse rate, errors) count the first `num_samples` candidates;
-    # retry samples, drawn only where none of those ran, count in `retry_samples`
-    first = [c for c in result.candidates if not c.extra.get("retry")]
+    # retry samples, drawn only where none of those ran, count in `retry_samples`; repaired
+    # programs (`--repair`) in `repair_programs`
+    first = [c for c in result.candidates if not c.extra.get("retry") and not c.extra.get("repair")]
     samples = sum(c.count for c in first)
     count = check_count(target, check_terms)
     item: dict[str, Any] = {
@@ -180,6 +181,8 @@ def score_item(target: Target, result: GenerationResult, language: Language, *, 
         "target": reference,
         "retry_samples": result.retry_samples,
         "chosen_from_retry": bool(chosen is not None and chosen.extra.get("retry")),
+        "repair_programs": result.repair_programs,
+        "chosen_from_repair": bool(chosen is not None and chosen.extra.get("repair")),
         "errors": _error_counts(first),
         "first_error": next((c.error for c in first if not c.usable and c.error), None),
         "generation_seconds": result.timings.get("generation", 0.0),
@@ -313,6 +316,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--retry-samples", type=non_negative_int, default=DEFAULT_RETRY_SAMPLES, metavar="N",
                         help="where none of a target's candidates runs, sample N more and choose among them, "
                         f"as `python -m codegen.generate` does (default {DEFAULT_RETRY_SAMPLES}; 0: off)")
+    parser.add_argument("--repair", type=non_negative_int, default=0, metavar="N",
+                        help="with --with-terms M >= 4: where no candidate reproduces the M terms, run up to "
+                        "N one-constant variants of the best candidates (codegen.repair; default 0: the "
+                        "model's candidates alone). Repaired programs are still checked on all T terms")
     parser.add_argument("--with-terms", type=int, metavar="M",
                         help="give the first M terms to the prompt (if the model takes terms) and to selection")
     parser.add_argument("--check-terms", type=int, default=DEFAULT_CHECK_TERMS, metavar="T",
@@ -432,6 +439,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     if checkpoint is not None:
         config.update({"strategy": strategy, "temperature": args.temperature, "retry_samples": args.retry_samples,
+                       "repair": args.repair,
                        "constrained": not args.no_constrain, "terms_in_prompt": int(meta.get("terms_in_prompt") or 0),
                        "backend": args.backend})
     pool = ExecutionPool(language, workers=args.workers, timeout=args.timeout).start()
@@ -448,7 +456,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 generator, targets, num_samples=K, check_terms=args.check_terms, with_terms=with_terms,
                 batch_size=batch_size, seed=args.seed, progress=progress, strategy=strategy,
                 constrain=not args.no_constrain, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                retry_samples=args.retry_samples)
+                retry_samples=args.retry_samples, repair=args.repair)
             report = {"label": Path(args.checkpoint).name + ("" if not args.no_constrain else " (unconstrained)"),
                       **report}
         if args.baseline_model:
@@ -477,7 +485,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["baseline"] = previous
     report["config"] = config
     summary = {key: report.get(key) for key in ("n", "validity", "exact_match", "sequence_match", "pass_at_k",
-                                                "verified_solve", "retried", "chosen_from_retry", "parse_rate",
+                                                "verified_solve", "retried", "chosen_from_retry", "chosen_from_repair",
+                                                "parse_rate",
                                                 "programs_per_second",
                                                 "seconds", "generation_seconds", "execution_seconds")
                if key in report}

@@ -15,7 +15,9 @@ Every request goes through the same steps: the model decodes (greedy, beam or sa
 grammar-constrained unless `constrain=False`), samples are merged by canonical form, every
 distinct candidate is executed in worker processes with a hard timeout, and `selection`
 picks one (matching the given terms / expected result where any does). Where none of a
-request's candidates runs, `retry_samples` more are sampled for it and chosen from.
+request's candidates runs, `retry_samples` more are sampled for it and chosen from. With
+`repair` N and at least `repair.MIN_TERMS` given terms that no candidate reproduces, up to N
+one-constant variants of the best candidates are run too (`codegen.repair`).
 """
 from __future__ import annotations
 
@@ -32,7 +34,8 @@ from .execution import DEFAULT_TIMEOUT, ExecutionPool, ExecutionTask
 from .language import CodeError, Language, get_language
 from .model import META_FILE  # codegen.model imports torch/transformers lazily
 from .prompts import make_prompt
-from .selection import AGREEMENT_WEIGHT, Candidate, select
+from .repair import describe_repair, prompt_numbers, repair_parents, repair_variants, should_repair
+from .selection import AGREEMENT_WEIGHT, Candidate, mark_matches, select
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CHECKPOINT = "checkpoints/loda-t5-tiny"
@@ -100,6 +103,9 @@ class GenerationResult:
     # samples drawn after none of the `num_samples` candidates ran (their candidates are marked
     # extra["retry"]); 0 where the first candidates sufficed or retries were off
     retry_samples: int = 0
+    # one-constant variants run by `repair` (the matching ones are among the candidates, marked
+    # extra["repair"]); 0 where repair was off or not needed
+    repair_programs: int = 0
 
     @property
     def ok(self) -> bool:
@@ -116,6 +122,7 @@ class GenerationResult:
             "constrained": self.constrained,
             "num_samples": self.num_samples,
             "retry_samples": self.retry_samples,
+            "repair_programs": self.repair_programs,
             "chosen": self.chosen.to_dict() if self.chosen else None,
             "candidates": [c.to_dict() for c in self.candidates] if all_candidates else None,
             "timings": self.timings,
@@ -276,7 +283,7 @@ class Generator:
                       constrain: bool = True, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
                       num_beams: int | None = None, seed: int | None = None, batch_rows: int = 256,
                       agreement_weight: float | None = None, progress: Callable[[int], None] | None = None,
-                      retry_samples: int = DEFAULT_RETRY_SAMPLES) -> list[GenerationResult]:
+                      retry_samples: int = DEFAULT_RETRY_SAMPLES, repair: int = 0) -> list[GenerationResult]:
         """One `GenerationResult` per request; decoding is batched across requests and all their
         candidates run in the pool together. With neither `num_samples` nor `strategy`, the
         checkpoint's recommended decoding: beam search where its generation_config has num_beams
@@ -288,7 +295,11 @@ class Generator:
         (at `temperature`, `top_k`, `top_p`) for that request alone, run, and chosen from by
         agreement and score: a user gets a program that ran whenever the model can write one.
         They are marked extra["retry"] and counted in `retry_samples`, not in `num_samples`,
-        so figures over the first candidates (pass@k) stay what they were. 0 turns retries off."""
+        so figures over the first candidates (pass@k) stay what they were. 0 turns retries off.
+
+        `repair` N > 0: where a request gives at least `repair.MIN_TERMS` terms and none of its
+        candidates reproduces them, up to N variants of its best candidates, one constant changed,
+        are run; those reproducing every given term join the candidates (extra["repair"])."""
         from .decoding import DecodeOptions
 
         strategy, num_samples = default_decoding(num_samples, strategy, self.default_beams, num_beams)
@@ -326,6 +337,9 @@ class Generator:
             execution_seconds += run_candidates(self.pool, [requests[i] for i in retried], fresh, limits=self.limits)
             for i, new in zip(retried, fresh):
                 per_request[i] = per_request[i] + new
+        repair_counts: dict[int, int] = {}
+        if repair > 0:
+            execution_seconds += self._repair(requests, per_request, repair, repair_counts)
         retried_set = set(retried)
         results = []
         share = 1.0 / max(1, len(requests))
@@ -338,10 +352,37 @@ class Generator:
                 request=request, prompt=prompt, language=self.language.name, strategy=strategy,
                 constrained=constrain, num_samples=num_samples, candidates=candidates, chosen=chosen,
                 retry_samples=retry_samples if number in retried_set else 0,
+                repair_programs=repair_counts.get(number, 0),
                 timings={"generation": generation_seconds * share, "decode": decode_seconds * share,
                          "execution": execution_seconds * share,
                          "selection": time.perf_counter() - start}))
         return results
+
+
+    def _repair(self, requests: Sequence[Request], per_request: list[list[Candidate]], budget: int,
+                counts: dict[int, int]) -> float:
+        """Run one-constant variants for the requests that need them (see `generate_many`), add
+        the matching ones to their candidates and count the variants run in `counts`.
+        Returns the seconds spent executing."""
+        needing, variants = [], []
+        for i, (request, candidates) in enumerate(zip(requests, per_request)):
+            mark_matches(candidates, request.terms, request.expected)
+            if not should_repair(request.terms, candidates):
+                continue
+            tried = {c.canonical for c in candidates if c.canonical is not None}
+            found = repair_variants(self.language, repair_parents(candidates), budget=budget,
+                                    hints=prompt_numbers(request.description), tried=tried)
+            if found:
+                needing.append(i)
+                variants.append(found)
+                counts[i] = len(found)
+        if not needing:
+            return 0.0
+        seconds = run_candidates(self.pool, [requests[i] for i in needing], variants, limits=self.limits)
+        for i, found in zip(needing, variants):
+            mark_matches(found, requests[i].terms)
+            per_request[i] = per_request[i] + [c for c in found if c.match]
+        return seconds
 
 
 def task_for(request: Request, candidate: Candidate, limits: dict[str, Any] | None = None) -> ExecutionTask:
@@ -436,6 +477,10 @@ def format_result(result: GenerationResult, *, show_all: bool = False) -> str:
         if result.retry_samples:
             lines.append(f"; none of the first {result.num_samples} candidate(s) ran: chosen among "
                          f"{result.retry_samples} retry samples")
+        repaired = describe_repair(chosen)
+        if repaired:
+            lines.append(f"; {repaired} (none of its {result.num_samples} candidate(s) matched; "
+                         f"{result.repair_programs} variants tried)")
     timings = result.timings
     lines.append(f"; generation {timings.get('generation', 0):.2f}s, execution {timings.get('execution', 0):.2f}s")
     if show_all and result.candidates:
@@ -446,6 +491,8 @@ def format_result(result: GenerationResult, *, show_all: bool = False) -> str:
             head = f"#{number} [{state}] x{candidate.count} confidence {candidate.confidence:.3f}"
             if candidate.extra.get("retry"):
                 head += " (retry)"
+            if candidate.extra.get("repair"):
+                head += " (repair)"
             if candidate.usable:
                 head += " -> " + ", ".join(str(v) for v in (candidate.outputs or [])[:12])
             lines.append(head)
@@ -475,6 +522,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--retry-samples", type=non_negative_int, default=DEFAULT_RETRY_SAMPLES, metavar="N",
                         help="where no candidate parses and runs, sample N more and choose among them "
                         f"(default {DEFAULT_RETRY_SAMPLES}; 0: off)")
+    parser.add_argument("--repair", type=non_negative_int, default=0, metavar="N",
+                        help="with --terms (at least 4) that no candidate reproduces, run up to N variants of "
+                        "the best candidates with one constant changed and keep those that reproduce them "
+                        "(default 0: off; e.g. 256)")
     parser.add_argument("--count", type=int, default=DEFAULT_TERMS, help="terms to compute and show")
     parser.add_argument("--no-constrain", action="store_true", help="decode without the grammar constraint")
     parser.add_argument("--backend", default="hf", choices=("hf", "ctranslate2"))
@@ -570,7 +621,7 @@ def run_one(generator: Generator, description: str, terms: list[int] | None, arg
         num_samples=samples, strategy=strategy,
         constrain=(not args.no_constrain) if constrain is None else constrain,
         temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
-        retry_samples=args.retry_samples)
+        retry_samples=args.retry_samples, repair=args.repair)
 
 
 REPL_HELP = """Type a description to generate a program. Commands:
@@ -579,6 +630,7 @@ REPL_HELP = """Type a description to generate a program. Commands:
   :samples K         candidates per request (1 = greedy)
   :strategy S        greedy | beam | sample | auto
   :retry N           where no candidate runs, sample N more (0: off)
+  :repair N          with terms none reproduces, try N one-constant variants (0: off)
   :constrain on|off  grammar-constrained decoding
   :count N           terms to compute and show
   :lang L            switch language (loads checkpoints/<L>-t5-tiny)
@@ -694,6 +746,9 @@ class Repl:
             elif name == "retry":
                 self.args.retry_samples = non_negative_int(value)
                 self.say(f"retry: {self.args.retry_samples}")
+            elif name == "repair":
+                self.args.repair = non_negative_int(value)
+                self.say(f"repair: {self.args.repair}")
             elif name == "constrain":
                 self.constrain = _on_off(value)
                 self.say(f"constrain: {'on' if self.constrain else 'off'}")
@@ -719,6 +774,7 @@ class Repl:
                 self.say(json.dumps({"language": self.generator.language.name, "terms": self.terms,
                                      "expected": self.args.expected, "samples": self.samples or "checkpoint default",
                                      "strategy": self.args.strategy or "auto", "retry": self.args.retry_samples,
+                                     "repair": self.args.repair,
                                      "constrain": self.constrain,
                                      "count": self.args.count, "show_all": self.show_all, "json": self.as_json}))
             else:

@@ -91,9 +91,10 @@ def summarize(items: Sequence[Mapping[str, Any]], ks: Sequence[int] | None = Non
     """Overall figures for evaluated items (dicts as written to items.jsonl).
 
     Keys used: valid, exact_match, sequence_match, num_samples, num_correct, parsed_samples,
-    verified_solve, retry_samples and chosen_from_retry (optional). `retried`: the share of
-    targets none of whose first candidates ran (so retry samples were drawn);
-    `chosen_from_retry`: the share whose chosen program is one of those."""
+    verified_solve, retry_samples, chosen_from_retry, repair_programs and chosen_from_repair
+    (optional). `retried`: the share of targets none of whose first candidates ran (so retry
+    samples were drawn); `chosen_from_retry`: the share whose chosen program is one of those;
+    `chosen_from_repair`: the share whose chosen program is a repaired one (`codegen.repair`)."""
     n = len(items)
     summary: dict[str, Any] = {
         "n": n,
@@ -116,6 +117,9 @@ def summarize(items: Sequence[Mapping[str, Any]], ks: Sequence[int] | None = Non
     if any("retry_samples" in item for item in items):
         summary["retried"] = rate(int(item.get("retry_samples") or 0) > 0 for item in items)
         summary["chosen_from_retry"] = rate(bool(item.get("chosen_from_retry")) for item in items)
+    if any(int(item.get("repair_programs") or 0) > 0 for item in items):
+        summary["chosen_from_repair"] = rate(bool(item.get("chosen_from_repair")) for item in items)
+        summary["repair_programs"] = sum(int(item.get("repair_programs") or 0) for item in items)
     if any("verified_solve" in item for item in items):
         summary["verified_solve"] = rate(item.get("verified_solve") for item in items)
     return summary

@@ -57,7 +57,8 @@ def build_model(model_config: Mapping[str, Any], tokenizer):
     """A model for `tokenizer` from a config's `model:` section.
 
     `pretrained: NAME_OR_PATH` loads that checkpoint and resizes its embeddings to the
-    tokenizer; otherwise a T5 is built from `T5_FIELDS`. `position_bias_init` (see
+    tokenizer (a `dropout_rate` given overrides the checkpoint's); otherwise a T5 is built
+    from `T5_FIELDS`. `position_bias_init` (see
     `init_position_bias`) restarts the relative position biases: "alibi" by default for a
     from-scratch model, "none" (as loaded) for a pretrained one. `lora: {r, alpha, dropout,
     target_modules}` wraps it with PEFT LoRA adapters."""
@@ -66,7 +67,8 @@ def build_model(model_config: Mapping[str, Any], tokenizer):
     cfg = dict(model_config)
     pretrained = cfg.get("pretrained")
     if pretrained:
-        model = AutoModelForSeq2SeqLM.from_pretrained(pretrained)
+        overrides = {"dropout_rate": float(cfg["dropout_rate"])} if "dropout_rate" in cfg else {}
+        model = AutoModelForSeq2SeqLM.from_pretrained(pretrained, **overrides)
         if model.get_input_embeddings().weight.shape[0] < len(tokenizer):
             model.resize_token_embeddings(_round_up(len(tokenizer), 8))
         init_position_bias(model, cfg.get("position_bias_init", "none"))

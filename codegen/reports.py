@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from .metrics import bucket_order
 
 HEADLINE = ("validity", "exact_match", "sequence_match", "verified_solve", "parse_rate", "retried",
-            "chosen_from_retry")
+            "chosen_from_retry", "chosen_from_repair")
 
 
 def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:
