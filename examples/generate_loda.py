@@ -1,6 +1,8 @@
 """Generate LODA programs with a trained model: from a description alone, then from a
 description plus the first terms of the sequence. Every candidate the model proposes is
 run in the LODA VM; the printed terms are computed by the program, not guessed by the model.
+With terms, where no candidate reproduces them, one-constant variants of the best candidates
+are tried too (`--repair N`, 0: the model's candidates alone; see codegen/repair.py).
 
     python examples/generate_loda.py
     python examples/generate_loda.py --checkpoint runs/loda-tiny --num-samples 16
@@ -20,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
 from codegen.generate import DEFAULT_CHECKPOINT, Generator, GenerationResult  # noqa: E402
+from codegen.repair import describe_repair  # noqa: E402
 
 
 def show(title: str, result: GenerationResult) -> None:
@@ -35,6 +38,9 @@ def show(title: str, result: GenerationResult) -> None:
     given = result.request.terms
     verdict = {None: "nothing to check (no terms given)", True: f"matches all {len(given or [])} given terms",
                False: f"does NOT match the given terms {given}"}[chosen.match]
+    repaired = describe_repair(chosen)
+    if repaired:
+        print(f"   {repaired} ({result.repair_programs} variants run)")
     print(f"   {verdict}; confidence {chosen.confidence:.2f}, agreement {chosen.agreement}\n")
 
 
@@ -46,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--terms", default="0,1,4,9,16,25,36,49", help="first terms, comma separated")
     parser.add_argument("--num-samples", type=int, default=8, help="candidates per request (1: greedy)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repair", type=int, default=256, metavar="N",
+                        help="with terms no candidate reproduces, run up to N one-constant variants (0: off)")
     parser.add_argument("--corpus", help="LODA corpus for seq calls (default $CODEGEN_LODA_CORPUS)")
     args = parser.parse_args(argv)
     try:
@@ -65,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         options = dict(num_samples=args.num_samples, seed=args.seed, run_terms=max(10, len(terms)))
         show(f"{args.description!r} (description only)", generator.generate(args.description, **options))
         show(f"{args.terms_description!r} with terms {args.terms}",
-             generator.generate(args.terms_description, terms=terms, **options))
+             generator.generate(args.terms_description, terms=terms, repair=max(0, args.repair), **options))
     return 0
 
 

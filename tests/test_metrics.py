@@ -99,3 +99,17 @@ def test_evaluate_modules_load_from_a_local_path(monkeypatch):
     passk = evaluate.load(str(REPO / "metrics" / "pass_at_k"))
     result = passk.compute(num_samples=[10, 10], num_correct=[3, 0], k=[1, 5, 20])
     assert result == {"pass@1": pytest.approx(0.15), "pass@5": pytest.approx((1 - 21 / 252) / 2)}
+
+
+def test_atomic_write_replaces_whole_files_readable_like_any_other(tmp_path):
+    import os
+
+    from codegen.reports import atomic_write
+
+    target = atomic_write(tmp_path / "sub" / "report.json", "{}\n")
+    atomic_write(target, "{\"n\": 1}\n")
+    assert target.read_text() == "{\"n\": 1}\n"
+    assert [p.name for p in target.parent.iterdir()] == ["report.json"]  # no temp file left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's private 0600
