@@ -28,6 +28,7 @@ from typing import Any, Iterator, Sequence
 from .execution import DEFAULT_TIMEOUT, ExecutionPool
 from .language import CodeError, Language, Record, get_language
 from .metrics import breakdowns, speed, summarize, terms_match
+from .repair import MIN_TERMS
 from .generate import (DEFAULT_RETRY_SAMPLES, GenerationResult, Request, choose, default_decoding, non_negative_int,
                        recommended_beams, run_candidates)
 
@@ -360,6 +361,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.checkpoint and not args.baseline_model:
         print("error: give --checkpoint DIR (a model from codegen.train) and/or --baseline-model tfidf",
               file=sys.stderr)
+        return 2
+    if args.repair and (args.with_terms or 0) < MIN_TERMS:
+        # repair verifies against the shown terms: without them it would silently do nothing
+        print(f"error: --repair needs --with-terms M with M >= {MIN_TERMS}", file=sys.stderr)
         return 2
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from .generate import set_threads

@@ -34,7 +34,7 @@ from .execution import DEFAULT_TIMEOUT, ExecutionPool, ExecutionTask
 from .language import CodeError, Language, get_language
 from .model import META_FILE  # codegen.model imports torch/transformers lazily
 from .prompts import make_prompt
-from .repair import describe_repair, prompt_numbers, repair_parents, repair_variants, should_repair
+from .repair import MIN_TERMS, describe_repair, prompt_numbers, repair_parents, repair_variants, should_repair
 from .selection import AGREEMENT_WEIGHT, Candidate, mark_matches, select
 
 REPO = Path(__file__).resolve().parent.parent
@@ -577,6 +577,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     description = " ".join(args.description).strip()
     if not description and not args.interactive:
         parser.error("give a description (or --interactive)")
+    if args.repair and not args.interactive and len(terms or ()) < MIN_TERMS:
+        parser.error(f"--repair checks variants against --terms: give at least {MIN_TERMS} terms")
     checkpoint = _checkpoint_for(args)
     try:
         resolve_checkpoint(checkpoint)

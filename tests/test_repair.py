@@ -148,3 +148,14 @@ def test_repaired_programs_are_scored_apart_from_the_models_candidates():
     summary = summarize([item, {**item, "chosen_from_repair": False, "repair_programs": 0}])
     assert summary["chosen_from_repair"] == 0.5 and summary["repair_programs"] == len(variants)
     assert summary["pass_at_k"]["1"] == 0.0
+
+
+def test_clis_refuse_repair_without_enough_terms(capsys):
+    from codegen import evaluate, generate
+
+    assert evaluate.main(["--programs", "x", "--baseline-model", "tfidf", "--repair", "64",
+                          "--with-terms", "3"]) == 2
+    assert "--repair needs --with-terms" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        generate.main(["--repair", "64", "--terms", "1,2,3", "Three terms"])
+    assert exit_info.value.code == 2 and "at least 4 terms" in capsys.readouterr().err
