@@ -358,7 +358,6 @@ class Generator:
                          "selection": time.perf_counter() - start}))
         return results
 
-
     def _repair(self, requests: Sequence[Request], per_request: list[list[Candidate]], budget: int,
                 counts: dict[int, int]) -> float:
         """Run one-constant variants for the requests that need them (see `generate_many`), add
