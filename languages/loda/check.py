@@ -14,12 +14,13 @@ import os
 import random
 import re
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from pathlib import Path
+
+from codegen.reports import atomic_write
 
 from .corpus import Corpus, iter_program_files, parse_sequence_id, sequence_id
 from .errors import LodaError
@@ -279,18 +280,7 @@ def run_check(corpus: Corpus, tasks: list[Task], *, terms: int = 10, jobs: int =
 
 def write_report(path: str | os.PathLike, outcomes: list[Outcome]) -> None:
     """One JSON line per program, written to a temporary file then renamed into place."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            for outcome in outcomes:
-                handle.write(outcome.report_line() + "\n")
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, "".join(outcome.report_line() + "\n" for outcome in outcomes))
 
 
 def format_summary(summary: Summary, terms: int) -> str:

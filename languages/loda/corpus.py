@@ -13,10 +13,11 @@ import pickle
 import re
 import sys
 import tarfile
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
+
+from codegen.reports import atomic_write
 
 from .canonical import format_program
 from .errors import LodaError, UnknownSequenceError
@@ -189,19 +190,6 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "codegen")
 
 
-def _atomic_write_bytes(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 class Corpus:
     """All records of a corpus by sequence number, plus lazily parsed programs for `seq` calls.
 
@@ -231,7 +219,7 @@ class Corpus:
         records, problems = cls._read(resolved, progress=progress)
         if use_cache:
             rows = [tuple(getattr(r, f) for f in CorpusRecord.__dataclass_fields__) for r in records]
-            _atomic_write_bytes(cache_file, gzip.compress(pickle.dumps((rows, problems), protocol=5), 1))
+            atomic_write(cache_file, gzip.compress(pickle.dumps((rows, problems), protocol=5), 1))
         return cls(records, hash=key, path=resolved, problems=problems)
 
     @staticmethod
