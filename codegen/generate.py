@@ -33,8 +33,9 @@ from typing import Any, Callable, Iterable, Sequence
 from .execution import DEFAULT_TIMEOUT, ExecutionPool, ExecutionTask
 from .language import CodeError, Language, get_language
 from .model import META_FILE  # codegen.model imports torch/transformers lazily
+from .number_slots import prompt_numbers
 from .prompts import make_prompt
-from .repair import MIN_TERMS, describe_repair, prompt_numbers, repair_parents, repair_variants, should_repair
+from .repair import MIN_TERMS, describe_repair, repair_parents, repair_variants, should_repair
 from .selection import AGREEMENT_WEIGHT, Candidate, mark_matches, select
 
 REPO = Path(__file__).resolve().parent.parent
@@ -365,7 +366,6 @@ class Generator:
         Returns the seconds spent executing."""
         needing, variants = [], []
         for i, (request, candidates) in enumerate(zip(requests, per_request)):
-            mark_matches(candidates, request.terms, request.expected)
             if not should_repair(request.terms, candidates):
                 continue
             tried = {c.canonical for c in candidates if c.canonical is not None}

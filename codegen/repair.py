@@ -17,10 +17,10 @@ interface), so it works for any language that says where its constants are.
 """
 from __future__ import annotations
 
-import re
 from typing import Any, Iterator, Sequence
 
 from .language import CodeError, Language
+from .metrics import terms_match
 from .selection import Candidate
 
 MIN_TERMS = 4
@@ -31,7 +31,8 @@ SMALL_VALUES = tuple(range(-2, 11))
 
 def substitute_values(value: int, hints: Sequence[int] = ()) -> list[int]:
     """Values to try in place of the constant `value`, most plausible first: its neighbours,
-    its double and half, small integers, then `hints` (numbers from the prompt)."""
+    its double and half, small integers, then `hints` (the prompt's numbers,
+    `number_slots.prompt_numbers`)."""
     ordered = [value + d for d in NEIGHBOURS] + [2 * value, value // 2, -value]
     ordered += list(SMALL_VALUES) + list(hints)
     seen = {value}
@@ -41,18 +42,6 @@ def substitute_values(value: int, hints: Sequence[int] = ()) -> list[int]:
             seen.add(candidate)
             values.append(candidate)
     return values
-
-
-def prompt_numbers(description: str, limit: int = 8) -> list[int]:
-    """The distinct integers written in a description (as number slots read them), first first."""
-    numbers: list[int] = []
-    for match in re.finditer(r"\d+", description):
-        value = int(match.group())
-        if value not in numbers and abs(value) < 10**9:
-            numbers.append(value)
-        if len(numbers) >= limit:
-            break
-    return numbers
 
 
 def repair_variants(language: Language, parents: Sequence[Candidate], *, budget: int,
@@ -117,8 +106,9 @@ def repair_parents(candidates: Sequence[Candidate], count: int = DEFAULT_PARENTS
 
 
 def should_repair(terms: Sequence[int] | None, candidates: Sequence[Candidate]) -> bool:
-    """Repair only where enough terms are given and no candidate already reproduces them."""
-    return bool(terms) and len(terms) >= MIN_TERMS and not any(c.match for c in candidates)
+    """Repair only where enough terms are given and no executed candidate already reproduces them."""
+    return (bool(terms) and len(terms) >= MIN_TERMS
+            and not any(c.usable and terms_match(c.outputs, terms) for c in candidates))
 
 
 def describe_repair(candidate: Any) -> str | None:

@@ -7,8 +7,8 @@ import json
 from codegen.execution import ExecutionPool
 from codegen.generate import Generator, Request, format_result, run_candidates
 from codegen.language import get_language
-from codegen.repair import (MIN_TERMS, prompt_numbers, repair_parents, repair_variants, should_repair,
-                            substitute_values)
+from codegen.number_slots import prompt_numbers
+from codegen.repair import MIN_TERMS, repair_parents, repair_variants, should_repair, substitute_values
 from codegen.selection import Candidate, mark_matches
 from test_decoding import build_tiny_checkpoint, one_torch_thread  # noqa: F401 (an autouse fixture)
 from test_generate import _RecordingBackend
@@ -61,10 +61,10 @@ def test_variants_skip_programs_already_tried():
 
 
 def test_repair_only_with_enough_unmatched_terms():
-    matching = _parent(TIMES_THREE)
-    matching.match = True
+    matching = _parent("mul $0,4\n")
+    matching.outputs = [0, 4, 8, 12, 16]
     other = _parent("mul $0,5\n")
-    other.match = False
+    other.outputs = [0, 5, 10, 15, 20]
     assert should_repair([0, 4, 8, 12], [other])
     assert not should_repair([0, 4, 8, 12], [other, matching])  # something already matches
     assert not should_repair([0, 4, 8][:MIN_TERMS - 1], [other])  # too few terms to verify against
