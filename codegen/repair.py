@@ -30,18 +30,11 @@ SMALL_VALUES = tuple(range(-2, 11))
 
 
 def substitute_values(value: int, hints: Sequence[int] = ()) -> list[int]:
-    """Values to try in place of the constant `value`, most plausible first: its neighbours,
-    its double and half, small integers, then `hints` (the prompt's numbers,
-    `number_slots.prompt_numbers`)."""
-    ordered = [value + d for d in NEIGHBOURS] + [2 * value, value // 2, -value]
-    ordered += list(SMALL_VALUES) + list(hints)
-    seen = {value}
-    values = []
-    for candidate in ordered:
-        if candidate not in seen:
-            seen.add(candidate)
-            values.append(candidate)
-    return values
+    """Values to try in place of the constant `value`, most plausible first, each once: its
+    neighbours, its double, half and negation, small integers, then `hints` (the prompt's
+    numbers, `number_slots.prompt_numbers`)."""
+    ordered = [value + d for d in NEIGHBOURS] + [2 * value, value // 2, -value, *SMALL_VALUES, *hints]
+    return [v for v in dict.fromkeys(ordered) if v != value]
 
 
 def repair_variants(language: Language, parents: Sequence[Candidate], *, budget: int,
