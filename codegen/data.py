@@ -32,7 +32,7 @@ import tempfile
 import time
 import unicodedata
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .language import Language, Record, get_language
 
@@ -246,6 +246,17 @@ def _recipe_options(language: Language, recipe: str, options: dict[str, Any]) ->
     # per-recipe extras, e.g. recipe_options={"wat-problems": {"count": 50000}}
     out.update((options.get("recipe_options") or {}).get(recipe, {}))
     return out
+
+
+def config_data_options(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The options of a training config that decide its records and split partition, as keyword
+    options of `build_raw` / `load_split` / `build_dataset`. Evaluation must pass the same ones
+    as training: with other recipe options (e.g. WAT's `wat-oeis: {max_instructions: 8}`) the
+    partition is computed over other records, and its test split is no longer the one held out."""
+    data_cfg = config.get("data") or {}
+    return {"terms_count": int(config.get("terms_count", DEFAULT_TERMS_IN_PROMPT)),
+            "include_denied": bool(data_cfg.get("include_denied", False)),
+            "recipe_options": dict(data_cfg.get("recipe_options") or {})}
 
 
 def _corpus_arg(corpus_path):

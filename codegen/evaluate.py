@@ -71,6 +71,31 @@ class Target:
         return None
 
 
+def training_data_options(checkpoint_dir, meta: dict[str, Any]) -> dict[str, Any]:
+    """The data options the checkpoint was trained with (its train_config.yaml), so that its
+    splits are rebuilt as in training: recipe options such as WAT's `wat-oeis: {max_instructions:
+    8}` change the records, hence the partition, hence which targets are held out. A checkpoint
+    made elsewhere (no train_config.yaml) gets the recipes' defaults, with a warning where
+    codegen.json says it was trained on our recipes."""
+    import yaml
+
+    from .data import config_data_options
+
+    path = Path(str(checkpoint_dir)) / "train_config.yaml"
+    if not path.is_file():
+        if meta.get("recipes"):
+            print(f"warning: {path} not found: the splits are rebuilt with the recipes' default options, "
+                  "which may not be those the model was trained with", file=sys.stderr)
+        return {}
+    try:
+        config = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise ValueError(f"{path}: unreadable training config ({error})") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: expected a mapping (the training config), got {type(config).__name__}")
+    return config_data_options(config)
+
+
 def target_from_record(record: Record) -> Target:
     from .data import record_name
 
@@ -375,16 +400,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     checkpoint = None
     meta: dict[str, Any] = {}
+    split_options: dict[str, Any] = {}  # a baseline alone: the recipes' defaults
     if args.checkpoint:
         from .generate import resolve_checkpoint
         from .model import load_checkpoint
 
         try:
-            checkpoint = load_checkpoint(resolve_checkpoint(args.checkpoint))
+            checkpoint_dir = resolve_checkpoint(args.checkpoint)
+            checkpoint = load_checkpoint(checkpoint_dir)
         except FileNotFoundError as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
         meta = dict(checkpoint.meta or {})
+        try:
+            split_options = training_data_options(checkpoint_dir, meta)
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
     lang_name = args.lang or (checkpoint.language if isinstance(getattr(checkpoint, "language", None), str)
                               else getattr(getattr(checkpoint, "language", None), "name", None)) or "loda"
     language = get_language(lang_name)
@@ -423,7 +455,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         from .data import load_split
 
-        records = load_split(corpus_path, lang_name, args.split, recipe=recipe)
+        records = load_split(corpus_path, lang_name, args.split, recipe=recipe, **split_options)
         targets = [target_from_record(r) for r in records]
         source = {"split": args.split, "recipe": recipe}
     targets = choose_targets(targets, args.limit, args.seed)
@@ -468,7 +500,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .baseline import build_baseline
             from .data import load_split, record_name
 
-            train = load_split(corpus_path, lang_name, "train", recipe=recipe)
+            train = load_split(corpus_path, lang_name, "train", recipe=recipe, **split_options)
             retriever = build_baseline(args.baseline_model, train, record_name)
             base_items, base_report = run_baseline(
                 retriever, language, pool, targets, num_samples=K, check_terms=args.check_terms,

@@ -254,7 +254,7 @@ def run(config: dict[str, Any], *, corpus: str | None, output_dir: str, resume: 
     import torch
 
     from .card import TrainingClock, loss_points, model_card, plot_losses
-    from .data import build_dataset
+    from .data import build_dataset, config_data_options
     from .model import build_model, count_parameters, merge_lora, write_meta
 
     started = time.time()
@@ -266,8 +266,7 @@ def run(config: dict[str, Any], *, corpus: str | None, output_dir: str, resume: 
         torch.set_num_threads(int(threads))
     tokenizer = prepare_tokenizer(config)
     data_cfg = config["data"]
-    options = {"terms_count": config.get("terms_count", 8), "include_denied": data_cfg.get("include_denied", False),
-               "recipe_options": data_cfg.get("recipe_options") or {}}
+    options = config_data_options(config)
     # arguments first: in a distributed run the main process builds (and caches) the data
     # while the others wait, then they read the cache
     args = training_arguments(config, output_dir, has_eval=(data_cfg.get("eval_limit") != 0))

@@ -214,3 +214,40 @@ def test_tfidf_baseline_retrieves_nearest_name():
     assert [h.id for h in retriever.query(["Fibonacci numbers"], k=1, exclude=["A1"])[0]] != ["A1"]
     candidates = candidates_from_retrieved(get_language("loda"), hits[0], num_samples=4)
     assert sum(c.count for c in candidates) == 4 and sum(c.valid for c in candidates) == 2
+
+
+# -- the held-out split is rebuilt with the training's data options ------------------------------
+def test_training_data_options_come_from_the_checkpoints_train_config(tmp_path):
+    from codegen.evaluate import training_data_options
+
+    (tmp_path / "train_config.yaml").write_text(
+        "language: wat\nterms_count: 5\ndata:\n  recipe_options:\n    wat-oeis: {max_instructions: 8, calls: false}\n")
+    assert training_data_options(tmp_path, {"recipes": ["wat-oeis"]}) == {
+        "terms_count": 5, "include_denied": False,
+        "recipe_options": {"wat-oeis": {"max_instructions": 8, "calls": False}}}
+
+
+def test_training_data_options_of_the_shipped_models():
+    from codegen.evaluate import training_data_options
+
+    repo = Path(__file__).resolve().parent.parent / "checkpoints"
+    # the LODA model was trained with the recipes' defaults, so its split is the default one
+    assert training_data_options(repo / "loda-t5-tiny", {}) == {
+        "terms_count": 8, "include_denied": False, "recipe_options": {}}
+    wat = training_data_options(repo / "wat-t5-tiny", {})
+    assert wat["recipe_options"]["wat-oeis"] == {"max_instructions": 8, "calls": False}
+
+
+def test_training_data_options_missing_or_broken(tmp_path, capsys):
+    from codegen.evaluate import training_data_options
+
+    assert training_data_options(tmp_path, {"recipes": ["loda"]}) == {}
+    assert "train_config.yaml not found" in capsys.readouterr().err
+    assert training_data_options(tmp_path, {}) == {}  # not one of ours: nothing to warn about
+    assert capsys.readouterr().err == ""
+    (tmp_path / "train_config.yaml").write_text("data: [unclosed\n")
+    with pytest.raises(ValueError, match="train_config.yaml: unreadable training config"):
+        training_data_options(tmp_path, {})
+    (tmp_path / "train_config.yaml").write_text("- a list\n")
+    with pytest.raises(ValueError, match="expected a mapping"):
+        training_data_options(tmp_path, {})
