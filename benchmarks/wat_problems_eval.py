@@ -80,18 +80,16 @@ def held_out_problems(count: int, seed: int, levels: Sequence[int], training_set
 
 
 def training_recipe(checkpoint: Path) -> dict[str, Any] | None:
-    """The wat-problems options the checkpoint was trained with (its train_config.yaml), so that
-    the held-out set excludes exactly the problems it saw; None where there is no
-    train_config.yaml. A `checkpoint-N` folder of a run has none of its own: the run's, one
-    level up, applies (`codegen.train` writes it when the run starts)."""
-    path = next((p for p in (checkpoint / "train_config.yaml", checkpoint.parent / "train_config.yaml")
-                 if p.exists()), None)
-    if path is None:
-        return None
-    import yaml
+    """The wat-problems options the checkpoint was trained with (its train_config.yaml, or its
+    run's for a `checkpoint-N` folder: `codegen.config.checkpoint_training_config`), so that the
+    held-out set excludes exactly the problems it saw; None where there is none."""
+    from codegen.config import checkpoint_training_config
+    from codegen.data import config_data_options
 
-    config = yaml.safe_load(path.read_text()) or {}
-    return dict(((config.get("data") or {}).get("recipe_options") or {}).get("wat-problems") or {})
+    found = checkpoint_training_config(checkpoint)
+    if found is None:
+        return None
+    return dict(config_data_options(found[1])["recipe_options"].get("wat-problems") or {})
 
 
 def skeleton(wat: str) -> str:
@@ -176,9 +174,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
+    from codegen.config import ConfigError
     from codegen.generate import Generator, Request
 
-    recipe = training_recipe(Path(args.checkpoint))
+    try:
+        recipe = training_recipe(Path(args.checkpoint))
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if recipe is None and args.train_count is None and args.train_seed is None:
         # without it the held-out set could hold texts the model was trained on
         print(f"error: {args.checkpoint}: no train_config.yaml here or one level up, so the problems it was "

@@ -267,3 +267,22 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, An
     config = validate(config, f"{source} (with overrides)" if overrides else source)
     config["_source"] = source
     return config
+
+
+def checkpoint_training_config(checkpoint: str | Path) -> tuple[Path, dict[str, Any]] | None:
+    """(path, config) of the train_config.yaml a checkpoint was trained with, or None where it
+    has none (a model made elsewhere). A `checkpoint-N` folder of a run has none of its own: the
+    run's, one level up, applies (`codegen.train` writes it when the run starts). Read as
+    written, not validated: it is a record of a run, perhaps of an older version of this code."""
+    checkpoint = Path(str(checkpoint))
+    path = next((p for p in (checkpoint / "train_config.yaml", checkpoint.parent / "train_config.yaml")
+                 if p.is_file()), None)
+    if path is None:
+        return None
+    try:
+        config = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f"{path}: unreadable training config ({error})") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path}: expected a mapping (the training config), got {type(config).__name__}")
+    return path, config

@@ -76,24 +76,19 @@ def training_data_options(checkpoint_dir, meta: dict[str, Any]) -> dict[str, Any
     splits are rebuilt as in training: recipe options such as WAT's `wat-oeis: {max_instructions:
     8}` change the records, hence the partition, hence which targets are held out. A checkpoint
     made elsewhere (no train_config.yaml) gets the recipes' defaults, with a warning where
-    codegen.json says it was trained on our recipes."""
-    import yaml
-
+    codegen.json says it was trained on our recipes. Raises `ConfigError` (a ValueError) for an
+    unreadable train_config.yaml."""
+    from .config import checkpoint_training_config
     from .data import config_data_options
 
-    path = Path(str(checkpoint_dir)) / "train_config.yaml"
-    if not path.is_file():
+    found = checkpoint_training_config(checkpoint_dir)
+    if found is None:
         if meta.get("recipes"):
-            print(f"warning: {path} not found: the splits are rebuilt with the recipes' default options, "
-                  "which may not be those the model was trained with", file=sys.stderr)
+            print(f"warning: {checkpoint_dir}: no train_config.yaml here or one level up: the splits are "
+                  "rebuilt with the recipes' default options, which may not be those the model was trained "
+                  "with", file=sys.stderr)
         return {}
-    try:
-        config = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as error:
-        raise ValueError(f"{path}: unreadable training config ({error})") from None
-    if not isinstance(config, dict):
-        raise ValueError(f"{path}: expected a mapping (the training config), got {type(config).__name__}")
-    return config_data_options(config)
+    return config_data_options(found[1])
 
 
 def target_from_record(record: Record) -> Target:

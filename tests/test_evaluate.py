@@ -227,6 +227,14 @@ def test_training_data_options_come_from_the_checkpoints_train_config(tmp_path):
         "recipe_options": {"wat-oeis": {"max_instructions": 8, "calls": False}}}
 
 
+def test_training_data_options_of_a_runs_checkpoint_folder_are_the_runs(tmp_path):
+    from codegen.evaluate import training_data_options
+
+    (tmp_path / "train_config.yaml").write_text("data:\n  recipe_options:\n    wat-oeis: {calls: false}\n")
+    (tmp_path / "checkpoint-200").mkdir()
+    assert training_data_options(tmp_path / "checkpoint-200", {})["recipe_options"] == {"wat-oeis": {"calls": False}}
+
+
 def test_training_data_options_of_the_shipped_models():
     from codegen.evaluate import training_data_options
 
@@ -242,7 +250,7 @@ def test_training_data_options_missing_or_broken(tmp_path, capsys):
     from codegen.evaluate import training_data_options
 
     assert training_data_options(tmp_path, {"recipes": ["loda"]}) == {}
-    assert "train_config.yaml not found" in capsys.readouterr().err
+    assert "no train_config.yaml here or one level up" in capsys.readouterr().err
     assert training_data_options(tmp_path, {}) == {}  # not one of ours: nothing to warn about
     assert capsys.readouterr().err == ""
     (tmp_path / "train_config.yaml").write_text("data: [unclosed\n")
