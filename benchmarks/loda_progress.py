@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from codegen.reports import atomic_write  # noqa: E402
+from codegen.reports import atomic_write, figure_png  # noqa: E402
 
 HISTORY = REPO / "benchmarks" / "results" / "loda_progress.json"
 BARS = {"sequence_match": 0.05, "verified_solve": 0.15}
@@ -96,10 +96,9 @@ def plot(history: list[dict], path: Path) -> None:
     ax.legend(loc="center", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=120)
+    png = figure_png(fig)
     plt.close(fig)
-    tmp.replace(path)
+    atomic_write(path, png)
 
 
 def main(argv=None) -> int:

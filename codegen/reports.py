@@ -77,7 +77,8 @@ def runs_of(report: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
 
 # -- plots ------------------------------------------------------------------------------------
 
-def _figure_png(figure) -> bytes:
+def figure_png(figure) -> bytes:
+    """A matplotlib figure as PNG bytes (written with `atomic_write`, never half a file)."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     return buffer.getvalue()
@@ -105,7 +106,7 @@ def plot_by_length(report: Mapping[str, Any], metric: str = "sequence_match") ->
     axis.set_ylim(0, 100)
     axis.legend()
     axis.grid(axis="y", alpha=0.3)
-    png = _figure_png(figure)
+    png = figure_png(figure)
     plt.close(figure)
     return png
 
@@ -129,7 +130,7 @@ def plot_pass_at_k(report: Mapping[str, Any]) -> bytes | None:
     axis.set_ylabel("pass@k (%)")
     axis.grid(alpha=0.3)
     axis.legend()
-    png = _figure_png(figure)
+    png = figure_png(figure)
     plt.close(figure)
     return png
 
@@ -154,7 +155,7 @@ def plot_headline(report: Mapping[str, Any]) -> bytes | None:
     axis.set_ylim(0, 100)
     axis.legend()
     axis.grid(axis="y", alpha=0.3)
-    png = _figure_png(figure)
+    png = figure_png(figure)
     plt.close(figure)
     return png
 
