@@ -83,17 +83,21 @@ def plot(history: list[dict], path: Path) -> None:
         ax.axhline(100 * BARS[key], color=colour, linestyle="--", linewidth=0.8)
         ax.annotate(f"bar {100 * BARS[key]:.0f}%", (1, 100 * BARS[key]), xycoords=("axes fraction", "data"),
                     color=colour, fontsize=8, ha="right", xytext=(-2, 2), textcoords="offset points")
-    for i, p in enumerate(history):  # labels alternate above and below their point: stages sit close
+    # stages sit close together on the x axis: each point carries its number, and the key lists them
+    key = []
+    for i, p in enumerate(history, start=1):
         hours = ", ".join(f"{p[k]:g} h {k.split('_')[0].upper()}" for k in ("cpu_hours", "gpu_hours") if p.get(k))
-        ax.annotate(f"{p['label']}\n{hours}", (p["examples"] / 1e6, 100 * p["verified_solve"]), fontsize=7,
-                    ha="center", xytext=(0, 10 if i % 2 else 26), textcoords="offset points",
-                    arrowprops={"arrowstyle": "-", "color": "0.6", "linewidth": 0.5})
+        ax.annotate(str(i), (p["examples"] / 1e6, 100 * p["verified_solve"]), fontsize=7, ha="center",
+                    xytext=(0, 7), textcoords="offset points")
+        key.append(f"{i}  {p['model']}: {p['label']} ({hours})")
+    ax.text(0.01, 0.98, "\n".join(key), transform=ax.transAxes, fontsize=7, va="top", ha="left",
+            bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "0.8"})
     ax.set_xlabel("training examples seen (millions; hours are cumulative)")
     ax.set_ylabel("% of 400 held-out test targets")
     ax.set_title("loda-t5-tiny: quality against training")
     ax.set_ylim(0, max(17, 100 * max(p["verified_solve"] for p in history) + 5))
     ax.set_xlim(-0.2, max(p["examples"] for p in history) / 1e6 * 1.08)
-    ax.legend(loc="center", fontsize=8)
+    ax.legend(loc="center left", bbox_to_anchor=(0.0, 0.42), fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     png = figure_png(fig)
