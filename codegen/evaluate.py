@@ -16,6 +16,7 @@ generation and execution.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import random
@@ -29,10 +30,12 @@ from .execution import DEFAULT_TIMEOUT, ExecutionPool
 from .language import CodeError, Language, Record, get_language
 from .metrics import breakdowns, speed, summarize, terms_match
 from .repair import MIN_TERMS
-from .generate import (DEFAULT_RETRY_SAMPLES, GenerationResult, Request, choose, default_decoding, non_negative_int,
-                       recommended_beams, run_candidates)
+from .generate import (DEFAULT_RETRY_SAMPLES, DEFAULT_SEARCH_SECONDS, GenerationResult, Request, candidate_source,
+                       choose, default_decoding, non_negative_int, positive_float, recommended_beams, run_candidates)
+from .selection import AGREEMENT_WEIGHT, select
 
-DEFAULT_CHECK_TERMS = 20
+# terms a program must reproduce to count as correct: None, every listed term of the target
+DEFAULT_CHECK_TERMS: int | None = None
 DEFAULT_RECIPES = {"loda": "loda", "wat": "wat-problems"}
 
 
@@ -135,11 +138,14 @@ def choose_targets(targets: Sequence[Target], limit: int | None, seed: int) -> l
 
 # -- requests and scoring ---------------------------------------------------------------------
 
-def check_count(target: Target, check_terms: int) -> int:
-    return min(check_terms, len(target.terms)) if target.terms else 0
+def check_count(target: Target, check_terms: int | None) -> int:
+    """Terms a program must reproduce: `check_terms` of the listed ones, all where None."""
+    if not target.terms:
+        return 0
+    return len(target.terms) if check_terms is None else min(check_terms, len(target.terms))
 
 
-def make_request(target: Target, language: Language, *, check_terms: int, with_terms: int | None) -> Request:
+def make_request(target: Target, language: Language, *, check_terms: int | None, with_terms: int | None) -> Request:
     """The request for a target: the description; with `with_terms` M, the first M terms (or the
     expected result of a problem) for prompt and selection; run at the target's offset for
     max(T, M) terms; the target's own sequence forbidden."""
@@ -152,7 +158,7 @@ def make_request(target: Target, language: Language, *, check_terms: int, with_t
                    run_terms=max(count, len(shown or ()), 1), forbidden=forbidden, id=target.id)
 
 
-def is_correct(candidate: Any, target: Target, check_terms: int) -> bool:
+def is_correct(candidate: Any, target: Target, check_terms: int | None) -> bool:
     """Functional correctness: the first T terms at the target's offset, or the expected result."""
     if candidate is None or not candidate.usable:
         return False
@@ -163,7 +169,27 @@ def is_correct(candidate: Any, target: Target, check_terms: int) -> bool:
     return False
 
 
-def score_item(target: Target, result: GenerationResult, language: Language, *, check_terms: int,
+def solves_by_source(target: Target, result: GenerationResult, check_terms: int | None) -> dict[str, bool]:
+    """Per candidate source ("model", "search", "repair"), whether choosing among that source's
+    candidates alone gives a verified solve: a program matching the given terms that is correct
+    on the checked terms. A program the model wrote and the search found too counts for both.
+    Selection runs on copies, so the candidates keep the marks of the real choice."""
+    groups: dict[str, list[Any]] = {"model": [], "search": []}
+    for candidate in result.candidates:
+        source = candidate_source(candidate)
+        group = "search" if source.startswith("search:") else source
+        groups.setdefault(group, []).append(copy.copy(candidate))
+        if candidate.extra.get("search") and group != "search":
+            groups["search"].append(copy.copy(candidate))
+    solved = {}
+    for group, members in groups.items():
+        chosen = select(members, result.request.terms, result.request.expected,
+                        agreement_weight=AGREEMENT_WEIGHT if result.strategy == "sample" else 0.0)
+        solved[group] = bool(chosen is not None and chosen.match and is_correct(chosen, target, check_terms))
+    return solved
+
+
+def score_item(target: Target, result: GenerationResult, language: Language, *, check_terms: int | None,
                with_terms: int | None) -> dict[str, Any]:
     chosen = result.chosen
     try:
@@ -172,8 +198,8 @@ def score_item(target: Target, result: GenerationResult, language: Language, *, 
         reference = target.code
     # figures over samples (pass@k, parse rate, errors) count the first `num_samples` candidates;
     # retry samples, drawn only where none of those ran, count in `retry_samples`; repaired
-    # programs (`--repair`) in `repair_programs`
-    first = [c for c in result.candidates if not c.extra.get("retry") and not c.extra.get("repair")]
+    # programs (`--repair`) in `repair_programs`; search programs in `search_hits`
+    first = [c for c in result.candidates if not c.extra.get("retry") and candidate_source(c) == "model"]
     samples = sum(c.count for c in first)
     count = check_count(target, check_terms)
     item: dict[str, Any] = {
@@ -204,6 +230,11 @@ def score_item(target: Target, result: GenerationResult, language: Language, *, 
         "chosen_from_retry": bool(chosen is not None and chosen.extra.get("retry")),
         "repair_programs": result.repair_programs,
         "chosen_from_repair": bool(chosen is not None and chosen.extra.get("repair")),
+        "chosen_source": candidate_source(chosen) if chosen is not None else None,
+        "chosen_family": (chosen.extra.get("family") or (chosen.extra.get("search") or {}).get("family"))
+        if chosen is not None else None,
+        "chosen_weak": bool(chosen is not None and chosen.extra.get("weak")),
+        "search_hits": result.search_hits,
         "errors": _error_counts(first),
         "first_error": next((c.error for c in first if not c.usable and c.error), None),
         "generation_seconds": result.timings.get("generation", 0.0),
@@ -211,6 +242,7 @@ def score_item(target: Target, result: GenerationResult, language: Language, *, 
     }
     if with_terms:
         item["verified_solve"] = bool(chosen is not None and chosen.match and item["sequence_match"])
+        item["verified_by_source"] = solves_by_source(target, result, check_terms)
     return item
 
 
@@ -251,7 +283,7 @@ def _progress(total: int, desc: str, enabled: bool):
     return tqdm(total=total, desc=desc, unit=" targets", disable=not enabled, file=sys.stderr, mininterval=1.0)
 
 
-def run_model(generator: Any, targets: Sequence[Target], *, num_samples: int, check_terms: int,
+def run_model(generator: Any, targets: Sequence[Target], *, num_samples: int, check_terms: int | None,
               with_terms: int | None, batch_size: int, seed: int, progress: bool = True,
               **generate_options: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Items and figures of the model on `targets`."""
@@ -277,7 +309,7 @@ def run_model(generator: Any, targets: Sequence[Target], *, num_samples: int, ch
 
 
 def run_baseline(retriever: Any, language: Language, pool: ExecutionPool, targets: Sequence[Target], *,
-                 num_samples: int, check_terms: int, with_terms: int | None, batch_size: int,
+                 num_samples: int, check_terms: int | None, with_terms: int | None, batch_size: int,
                  progress: bool = True, limits: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Items and figures of a retrieval baseline, scored exactly like the model."""
     from .baseline import candidates_from_retrieved
@@ -344,7 +376,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--with-terms", type=int, metavar="M",
                         help="give the first M terms to the prompt (if the model takes terms) and to selection")
     parser.add_argument("--check-terms", type=int, default=DEFAULT_CHECK_TERMS, metavar="T",
-                        help=f"terms a program must reproduce (default {DEFAULT_CHECK_TERMS}, or all listed)")
+                        help="terms a program must reproduce (default: every listed term of the target)")
+    parser.add_argument("--no-search", action="store_true",
+                        help="with --with-terms: no term search beside the model (the language's corpus, "
+                        "formulas and mutations; on by default, and scored apart in verified_solve_by_source)")
+    parser.add_argument("--search-time", type=positive_float, default=DEFAULT_SEARCH_SECONDS, metavar="S",
+                        help=f"seconds of term search per target (default {DEFAULT_SEARCH_SECONDS:g})")
     parser.add_argument("--no-constrain", action="store_true", help="decode without the grammar constraint")
     parser.add_argument("--backend", default="hf", choices=("hf", "ctranslate2"))
     parser.add_argument("--batch-size", type=int, help="targets decoded together (default: 256 rows / K)")
@@ -471,7 +508,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     if checkpoint is not None:
         config.update({"strategy": strategy, "temperature": args.temperature, "retry_samples": args.retry_samples,
-                       "repair": args.repair,
+                       "repair": args.repair, "search": not args.no_search and language.has_search,
+                       "search_time": args.search_time,
                        "constrained": not args.no_constrain, "terms_in_prompt": int(meta.get("terms_in_prompt") or 0),
                        "backend": args.backend})
     pool = ExecutionPool(language, workers=args.workers, timeout=args.timeout).start()
@@ -488,7 +526,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 generator, targets, num_samples=K, check_terms=args.check_terms, with_terms=with_terms,
                 batch_size=batch_size, seed=args.seed, progress=progress, strategy=strategy,
                 constrain=not args.no_constrain, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                retry_samples=args.retry_samples, repair=args.repair)
+                retry_samples=args.retry_samples, repair=args.repair, search=not args.no_search,
+                search_seconds=args.search_time)
             report = {"label": Path(args.checkpoint).name + ("" if not args.no_constrain else " (unconstrained)"),
                       **report}
         if args.baseline_model:
@@ -517,7 +556,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["baseline"] = previous
     report["config"] = config
     summary = {key: report.get(key) for key in ("n", "validity", "exact_match", "sequence_match", "pass_at_k",
-                                                "verified_solve", "retried", "chosen_from_retry", "chosen_from_repair",
+                                                "verified_solve", "verified_solve_by_source",
+                                                "solved_by", "retried", "chosen_from_retry", "chosen_from_repair",
                                                 "parse_rate",
                                                 "programs_per_second",
                                                 "seconds", "generation_seconds", "execution_seconds")

@@ -17,7 +17,11 @@ distinct candidate is executed in worker processes with a hard timeout, and `sel
 picks one (matching the given terms / expected result where any does). Where none of a
 request's candidates runs, `retry_samples` more are sampled for it and chosen from. With
 `repair` N and at least `repair.MIN_TERMS` given terms that no candidate reproduces, up to N
-one-constant variants of the best candidates are run too (`codegen.repair`).
+one-constant variants of the best candidates are run too (`codegen.repair`). Where terms are
+given and the language has a search (`Language.search_programs`: for LODA, the corpus, formulas
+and mutations of the model's candidates), its verified programs join the candidates too, scored
+by the model like its own. Every candidate records its `source` ("model", "repair",
+"search:<family>"), so figures can be given per source.
 """
 from __future__ import annotations
 
@@ -31,7 +35,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from .execution import DEFAULT_TIMEOUT, ExecutionPool, ExecutionTask
-from .language import CodeError, Language, get_language
+from .language import CodeError, Language, SearchHit, get_language
 from .model import META_FILE  # codegen.model imports torch/transformers lazily
 from .number_slots import prompt_numbers
 from .prompts import make_prompt
@@ -43,6 +47,12 @@ DEFAULT_CHECKPOINT = "checkpoints/loda-t5-tiny"
 DEFAULT_TERMS = 10  # terms computed for display where none are given
 # samples drawn for a request none of whose candidates ran (Generator.generate_many)
 DEFAULT_RETRY_SAMPLES = 16
+# seconds of term search per request (where terms are given and the language has a search)
+DEFAULT_SEARCH_SECONDS = 2.0
+# model candidates handed to the search as seeds to mutate, best first
+SEARCH_SEEDS = 4
+# fewer given terms than this: a match is reported as a weak check
+MIN_CONVINCING_TERMS = 6
 
 
 def default_checkpoint(lang: str = "loda") -> str:
@@ -107,6 +117,8 @@ class GenerationResult:
     # one-constant variants run by `repair` (the matching ones are among the candidates, marked
     # extra["repair"]); 0 where repair was off or not needed
     repair_programs: int = 0
+    # programs the language's term search found (None: no search ran for this request)
+    search_hits: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -124,7 +136,9 @@ class GenerationResult:
             "num_samples": self.num_samples,
             "retry_samples": self.retry_samples,
             "repair_programs": self.repair_programs,
+            "search_hits": self.search_hits,
             "chosen": self.chosen.to_dict() if self.chosen else None,
+            "chosen_source": candidate_source(self.chosen) if self.chosen else None,
             "candidates": [c.to_dict() for c in self.candidates] if all_candidates else None,
             "timings": self.timings,
         }
@@ -205,6 +219,8 @@ class Generator:
         self.pool = (pool or ExecutionPool(self.language, workers=workers, timeout=timeout)).start()
         hf = HFBackend(model, self.tokenizer, self.constraint, max_source_length=self.max_source_length,
                        max_target_length=self.max_target_length, device=device)
+        # the reference model also scores programs it did not write (search hits), teacher-forced
+        self.scorer = hf
         if backend == "hf":
             self.backend = hf
         elif backend in ("ctranslate2", "ct2"):
@@ -284,7 +300,8 @@ class Generator:
                       constrain: bool = True, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
                       num_beams: int | None = None, seed: int | None = None, batch_rows: int = 256,
                       agreement_weight: float | None = None, progress: Callable[[int], None] | None = None,
-                      retry_samples: int = DEFAULT_RETRY_SAMPLES, repair: int = 0) -> list[GenerationResult]:
+                      retry_samples: int = DEFAULT_RETRY_SAMPLES, repair: int = 0, search: bool = True,
+                      search_seconds: float = DEFAULT_SEARCH_SECONDS) -> list[GenerationResult]:
         """One `GenerationResult` per request; decoding is batched across requests and all their
         candidates run in the pool together. With neither `num_samples` nor `strategy`, the
         checkpoint's recommended decoding: beam search where its generation_config has num_beams
@@ -300,7 +317,14 @@ class Generator:
 
         `repair` N > 0: where a request gives at least `repair.MIN_TERMS` terms and none of its
         candidates reproduces them, up to N variants of its best candidates, one constant changed,
-        are run; those reproducing every given term join the candidates (extra["repair"])."""
+        are run; those reproducing every given term join the candidates (extra["repair"]).
+
+        `search` (on by default): where a request gives terms and the language has a term search,
+        its programs (each reproducing every given term) join the candidates, marked
+        extra["source"] = "search:<kind>", scored by the model teacher-forced so that selection
+        ranks them with the model's own; a search program the model also wrote stays the model's,
+        marked extra["search"]. Fits the given terms cannot check are extra["weak"] and rank
+        after every other match."""
         from .decoding import DecodeOptions
 
         strategy, num_samples = default_decoding(num_samples, strategy, self.default_beams, num_beams)
@@ -341,6 +365,12 @@ class Generator:
         repair_counts: dict[int, int] = {}
         if repair > 0:
             execution_seconds += self._repair(requests, per_request, repair, repair_counts)
+        search_counts: dict[int, int] = {}
+        search_seconds_spent = 0.0
+        if search and self.language.has_search:
+            start = time.perf_counter()
+            execution_seconds += self._search(requests, prompts, per_request, search_seconds, search_counts)
+            search_seconds_spent = time.perf_counter() - start
         retried_set = set(retried)
         results = []
         share = 1.0 / max(1, len(requests))
@@ -353,9 +383,9 @@ class Generator:
                 request=request, prompt=prompt, language=self.language.name, strategy=strategy,
                 constrained=constrain, num_samples=num_samples, candidates=candidates, chosen=chosen,
                 retry_samples=retry_samples if number in retried_set else 0,
-                repair_programs=repair_counts.get(number, 0),
+                repair_programs=repair_counts.get(number, 0), search_hits=search_counts.get(number),
                 timings={"generation": generation_seconds * share, "decode": decode_seconds * share,
-                         "execution": execution_seconds * share,
+                         "execution": execution_seconds * share, "search": search_seconds_spent * share,
                          "selection": time.perf_counter() - start}))
         return results
 
@@ -382,6 +412,87 @@ class Generator:
             mark_matches(found, requests[i].terms)
             per_request[i] = per_request[i] + [c for c in found if c.match]
         return seconds
+
+
+    def _search(self, requests: Sequence[Request], prompts: Sequence[str], per_request: list[list[Candidate]],
+                seconds: float, counts: dict[int, int]) -> float:
+        """Add the language's term-search programs to the candidates of every request with terms
+        (see `generate_many`), count them in `counts`; returns the seconds spent executing."""
+        searched, found = [], []
+        for i, (request, candidates) in enumerate(zip(requests, per_request)):
+            if not request.terms:
+                continue
+            seeds = [(f"model candidate {n}", c.canonical) for n, c in enumerate(repair_parents(candidates), 1)
+                     if not c.extra.get("repair")][:SEARCH_SEEDS]
+            hits = self.language.search_programs(request.terms, offset=request.offset or 0,
+                                                 forbidden=request.forbidden, seeds=seeds, time_limit=seconds)
+            counts[i] = len(hits)
+            fresh = merge_search_hits(candidates, hits)
+            if fresh:
+                for candidate, (logprob, n_tokens) in zip(fresh, self.score_programs(prompts[i], [c.code for c in fresh])):
+                    candidate.logprob, candidate.n_tokens = logprob, n_tokens
+                    candidate.confidence = logprob / max(1, n_tokens)
+                searched.append(i)
+                found.append(fresh)
+        if not searched:
+            return 0.0
+        elapsed = run_candidates(self.pool, [requests[i] for i in searched], found, limits=self.limits)
+        for i, fresh in zip(searched, found):
+            per_request[i] = per_request[i] + fresh
+        return elapsed
+
+    def score_programs(self, prompt: str, codes: Sequence[str]) -> list[tuple[float, int]]:
+        """(sum of token log-probabilities, tokens) of each program under the model for `prompt`,
+        EOS included, as the decoder would have written it (its numbers in slots where the
+        prompt has them); (-inf, 0) for a program the tokenizer cannot write."""
+        from .tokenizer import encode_code
+
+        targets, rows = [], []
+        for number, code in enumerate(codes):
+            try:
+                ids = encode_code(self.tokenizer, self.language, code, prompt)
+            except (CodeError, KeyError):
+                continue
+            if len(ids) <= self.max_target_length:
+                targets.append(ids)
+                rows.append(number)
+        scores = [(float("-inf"), 0)] * len(codes)
+        if targets:
+            import torch
+
+            with torch.inference_mode():
+                inputs = self.scorer._encode([prompt])
+                values = self.scorer._forward_logprobs(inputs, targets, [0] * len(targets))
+            for number, ids, value in zip(rows, targets, values):
+                scores[number] = (float(value), len(ids))
+        return scores
+
+
+def candidate_source(candidate: Candidate) -> str:
+    """Where a candidate came from: "model" (its samples, retries included), "repair" or
+    "search:<kind>"."""
+    if candidate.extra.get("repair"):
+        return "repair"
+    return str(candidate.extra.get("source") or "model")
+
+
+def merge_search_hits(candidates: Sequence[Candidate], hits: Sequence[SearchHit]) -> list[Candidate]:
+    """Search hits as new candidates, except those the model already wrote: such a candidate stays
+    the model's and records the search's family in extra["search"] (so per-source figures credit
+    both)."""
+    by_code = {c.canonical: c for c in candidates if c.canonical is not None}
+    fresh: list[Candidate] = []
+    for hit in hits:
+        info = {"family": hit.family, "kind": hit.kind, "checked_terms": hit.checked_terms, "weak": hit.weak}
+        known = by_code.get(hit.code)
+        if known is not None:
+            known.extra.setdefault("search", info)
+            continue
+        candidate = Candidate(code=hit.code, canonical=hit.code, valid=True,
+                              extra={"source": f"search:{hit.kind}", **info})
+        by_code[hit.code] = candidate
+        fresh.append(candidate)
+    return fresh
 
 
 def task_for(request: Request, candidate: Candidate, limits: dict[str, Any] | None = None) -> ExecutionTask:
@@ -442,6 +553,17 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def positive_float(text: str) -> float:
+    """argparse type for durations."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not positive")
+    return value
+
+
 def parse_terms(text: str | None) -> list[int] | None:
     if not text:
         return None
@@ -473,6 +595,7 @@ def format_result(result: GenerationResult, *, show_all: bool = False) -> str:
                   None: "unverified (no terms given)"}[chosen.match]
         lines.append(f"; {status}; confidence {chosen.confidence:.3f}; agreement {chosen.agreement}/"
                      f"{sum(c.count for c in result.candidates if c.usable)}")
+        lines.extend(f"; {line}" for line in describe_source(chosen, result))
         if result.retry_samples:
             lines.append(f"; none of the first {result.num_samples} candidate(s) ran: chosen among "
                          f"{result.retry_samples} retry samples")
@@ -497,6 +620,26 @@ def format_result(result: GenerationResult, *, show_all: bool = False) -> str:
             lines.append(head)
             lines.extend("    " + line for line in candidate.code.rstrip("\n").splitlines()[:40])
     return "\n".join(lines)
+
+
+def describe_source(chosen: Candidate, result: GenerationResult) -> list[str]:
+    """Where the chosen program came from and how well the given terms check it."""
+    lines = []
+    source = candidate_source(chosen)
+    terms = result.request.terms or []
+    if source.startswith("search:"):
+        lines.append(f"source: search ({chosen.extra.get('family')}), not the model")
+    elif chosen.extra.get("search"):
+        lines.append(f"source: model (the search found it too: {chosen.extra['search']['family']})")
+    elif result.search_hits is not None:
+        lines.append(f"source: model (the search found {result.search_hits} program(s))")
+    if chosen.match and terms:
+        if chosen.extra.get("weak"):
+            lines.append(f"WEAK: this kind of fit can match {len(terms)} terms by construction; "
+                         "give more terms to check it")
+        elif len(terms) < MIN_CONVINCING_TERMS:
+            lines.append(f"weak check: only {len(terms)} terms given; give {MIN_CONVINCING_TERMS} or more")
+    return lines
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -525,6 +668,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --terms (at least 4) that no candidate reproduces, run up to N variants of "
                         "the best candidates with one constant changed and keep those that reproduce them "
                         "(default 0: off; e.g. 256)")
+    parser.add_argument("--offset", type=int, metavar="K",
+                        help="the first given term is a(K) (default: each program's own #offset; the search "
+                        "assumes 0)")
+    parser.add_argument("--no-search", action="store_true",
+                        help="with --terms, do not search the corpus and formulas for programs (the model's "
+                        "candidates only)")
+    parser.add_argument("--search-time", type=positive_float, default=DEFAULT_SEARCH_SECONDS, metavar="S",
+                        help=f"seconds of term search per request (default {DEFAULT_SEARCH_SECONDS:g})")
     parser.add_argument("--count", type=int, default=DEFAULT_TERMS, help="terms to compute and show")
     parser.add_argument("--no-constrain", action="store_true", help="decode without the grammar constraint")
     parser.add_argument("--backend", default="hf", choices=("hf", "ctranslate2"))
@@ -619,14 +770,17 @@ def run_one(generator: Generator, description: str, terms: list[int] | None, arg
     strategy = None if args.strategy == "greedy" and samples is not None and samples > 1 else args.strategy
     return generator.generate(
         description, terms=terms, expected=args.expected, run_terms=max(args.count, len(terms or ())),
-        num_samples=samples, strategy=strategy,
+        offset=args.offset, num_samples=samples, strategy=strategy,
         constrain=(not args.no_constrain) if constrain is None else constrain,
         temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
-        retry_samples=args.retry_samples, repair=args.repair)
+        retry_samples=args.retry_samples, repair=args.repair, search=not args.no_search,
+        search_seconds=args.search_time)
 
 
 REPL_HELP = """Type a description to generate a program. Commands:
-  :terms 1,1,2,3     first terms (prompt + selection); ':terms' alone clears them
+  :terms 1,1,2,3     first terms (prompt + selection + search); ':terms' alone clears them
+  :offset K          the first term is a(K); ':offset' alone: each program's own
+  :search on|off     term search beside the model where terms are given
   :expected N        expected result (problems); ':expected' alone clears it
   :samples K         candidates per request (1 = greedy)
   :strategy S        greedy | beam | sample | auto
@@ -730,6 +884,12 @@ class Repl:
             elif name == "terms":
                 self.terms = parse_terms(value)
                 self.say(f"terms: {', '.join(map(str, self.terms)) if self.terms else '(none)'}")
+            elif name == "offset":
+                self.args.offset = int(value) if value else None
+                self.say(f"offset: {self.args.offset if self.args.offset is not None else '(each program its own)'}")
+            elif name == "search":
+                self.args.no_search = not _on_off(value)
+                self.say(f"search: {'off' if self.args.no_search else 'on'}")
             elif name == "expected":
                 self.args.expected = int(value) if value else None
                 self.say(f"expected: {self.args.expected}")
@@ -775,7 +935,8 @@ class Repl:
                 self.say(json.dumps({"language": self.generator.language.name, "terms": self.terms,
                                      "expected": self.args.expected, "samples": self.samples or "checkpoint default",
                                      "strategy": self.args.strategy or "auto", "retry": self.args.retry_samples,
-                                     "repair": self.args.repair,
+                                     "repair": self.args.repair, "offset": self.args.offset,
+                                     "search": not self.args.no_search,
                                      "constrain": self.constrain,
                                      "count": self.args.count, "show_all": self.show_all, "json": self.as_json}))
             else:

@@ -63,6 +63,19 @@ class Record:
         }
 
 
+@dataclass
+class SearchHit:
+    """A program a language's own search found for given terms, without the model (see
+    `Language.search_programs`). It reproduces every given term, checked by the language's
+    executor; `weak` where the given terms cannot check it (too few of them for the fit)."""
+
+    code: str  # canonical
+    family: str  # what a user reads: "affine of A000290", "recurrence order 2"
+    kind: str  # the family's short name, for reports: "affine", "recurrence", "mutation", ...
+    checked_terms: int
+    weak: bool = False
+
+
 class Grammar(abc.ABC):
     """A deterministic state machine over a language's structural tokens.
 
@@ -142,6 +155,19 @@ class Language(abc.ABC):
     def constant_tokens(self, value: int) -> list[str]:
         """The tokens of the constant `value`."""
         raise CodeError(f"language {self.name!r} has no number slots", kind="slot")
+
+    # Search (codegen.generate's other candidate source): a language that can find programs for
+    # given terms without the model (its corpus, formulas, mutations of seed programs) says so
+    # here; the default finds nothing.
+    has_search: bool = False
+
+    def search_programs(self, terms: Sequence[int], *, offset: int = 0, forbidden: Sequence[str] = (),
+                        seeds: Sequence[tuple[str, str]] = (), time_limit: float = 2.0,
+                        max_results: int = 5) -> list[SearchHit]:
+        """Programs reproducing every one of `terms` from a(`offset`), simplest first, found within
+        about `time_limit` seconds; none calls a `forbidden` id, directly or not. `seeds`:
+        (label, code) programs to search around (e.g. the model's candidates)."""
+        return []
 
     def recipe_parameters(self, recipe: str) -> set[str]:
         """Names of the keyword options a recipe takes (`data.recipe_options` in a config is

@@ -122,6 +122,18 @@ def summarize(items: Sequence[Mapping[str, Any]], ks: Sequence[int] | None = Non
         summary["repair_programs"] = sum(int(item.get("repair_programs") or 0) for item in items)
     if any("verified_solve" in item for item in items):
         summary["verified_solve"] = rate(item.get("verified_solve") for item in items)
+    by_source = [item["verified_by_source"] for item in items if item.get("verified_by_source")]
+    if by_source:
+        sources = sorted({source for solved in by_source for source in solved})
+        summary["verified_solve_by_source"] = {source: rate(solved.get(source, False) for solved in by_source)
+                                               for source in sources}
+        # who solves what: the model's own figure and what the search adds, neither hiding the other
+        model = [bool(solved.get("model")) for solved in by_source]
+        search = [bool(solved.get("search")) for solved in by_source]
+        summary["solved_by"] = {"both": sum(m and s for m, s in zip(model, search)),
+                                "model_only": sum(m and not s for m, s in zip(model, search)),
+                                "search_only": sum(s and not m for m, s in zip(model, search)),
+                                "neither": sum(not m and not s for m, s in zip(model, search))}
     return summary
 
 

@@ -179,6 +179,16 @@ def tables(report: Mapping[str, Any]) -> list[tuple[str, list[list[str]]]]:
         out.append(("pass@k", _table(["k"] + labels,
                                      [[k] + [_fmt((run.get("pass_at_k") or {}).get(k)) for _, run in runs]
                                       for k in ks])))
+    sources = sorted({s for _, run in runs for s in (run.get("verified_solve_by_source") or {})})
+    if sources:
+        # the model's own figure beside what search (and repair) add, so no gain hides another's
+        rows = [[source] + [_fmt((run.get("verified_solve_by_source") or {}).get(source)) for _, run in runs]
+                for source in sources]
+        rows.append(["all together"] + [_fmt(run.get("verified_solve")) for _, run in runs])
+        for key in ("both", "model_only", "search_only", "neither"):
+            rows.append([f"targets: {key.replace('_', ' ')}"] + [_fmt((run.get("solved_by") or {}).get(key))
+                                                                   for _, run in runs])
+        out.append(("Verified solve by candidate source", _table(["source"] + labels, rows)))
     speed_keys = ("seconds", "generation_seconds", "execution_seconds", "generation_share", "execution_share",
                   "programs_per_second", "targets_per_second", "tokens_per_second")
     out.append(("Speed", _table(["figure"] + labels, [

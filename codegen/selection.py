@@ -7,7 +7,9 @@
    `confidence` is the mean token log-probability of the program under the model, and the
    agreement share is the fraction of all runnable samples whose outputs equal this
    candidate's (self-consistency: programs computing the same values vote together).
-   Ties go to the higher confidence, then the more frequent sample.
+   Ties go to the higher confidence, then the more frequent sample. A match the given terms
+   cannot check (extra["weak"]: a search fit with too few terms for its kind) ranks after
+   every other match.
 """
 from __future__ import annotations
 
@@ -84,7 +86,7 @@ def rank(candidates: Sequence[Candidate], *, agreement_weight: float = AGREEMENT
             candidate.score = float("-inf")
     if any(c.match for c in usable):
         usable = [c for c in usable if c.match]
-    return sorted(usable, key=lambda c: (c.score, c.confidence, c.count), reverse=True)
+    return sorted(usable, key=lambda c: (not c.extra.get("weak"), c.score, c.confidence, c.count), reverse=True)
 
 
 def select(candidates: Sequence[Candidate], terms: Sequence[int] | None = None, expected: int | None = None, *,
