@@ -17,7 +17,7 @@ from .errors import (
     MemoryLimitError, NegativeIndexError, NumberOverflowError, StepLimitError, UnknownSequenceError,
 )
 from .program import Operand, OperandKind, Program
-from .vm import MAX_INDEX, InternalError, Limits, annotate, reachable_forbidden
+from .runtime import MAX_INDEX, InternalError, Limits, annotate, reachable_forbidden
 
 MAX_LOOP_DEPTH = 100
 REGION_OPS = frozenset(("clr", "fil", "rol", "ror"))

@@ -36,82 +36,14 @@ from .errors import (
     UnknownSequenceError,
 )
 from .program import Operand, OperandKind, Operation, Program
+from .runtime import MAX_INDEX, InternalError, Limits, annotate, reachable_forbidden  # noqa: F401 (public here too)
 
-MAX_INDEX = (1 << 63) - 1  # cell indices are 64-bit in the reference
 MAX_LOOP_DEPTH = 100
 CHECK_EVERY = 2048  # steps between two wall-clock checks (at the latest)
 _MAX_LOCAL_CELLS = 256  # programs needing more cells use a dict
 _MAX_NESTING = 18  # CPython allows 20 nested blocks; deeper programs use the interpreter
 _REGION_OPS = frozenset(("clr", "fil", "rol", "ror"))
 _LONG_REGION = 1000  # region operations longer than this also check the clock
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Resource limits of one evaluation. `max_steps` is per term (calls included),
-    `max_memory` in cells, `max_bits`: |value| must stay below 2**max_bits, `timeout`:
-    wall-clock seconds for one `terms()` / `term()` call (None: no limit)."""
-
-    max_steps: int = 10_000_000
-    max_memory: int = 100_000
-    max_bits: int = semantics.MAX_BITS
-    timeout: float | None = 10.0
-    max_cache: int = 500_000  # entries of the call-result cache before it is cleared
-
-
-class InternalError(LodaError):
-    """A bug in the VM surfaced as a LodaError (so callers still only catch LodaError)."""
-
-    kind = "internal"
-
-
-def annotate(error: LodaError, line: int | None, operation: str | None, sequence: int | None = None) -> LodaError:
-    """Attach the failing operation (and the program it belongs to) to an error."""
-    error.line = line
-    error.operation = operation
-    if sequence is not None and getattr(error, "sequence", None) is None:
-        error.sequence = sequence
-    where = ""
-    if operation is not None and line is not None:
-        where = f" at line {line} ({operation})"
-    elif line is not None:
-        where = f" at line {line}"
-    elif operation is not None:
-        where = f" ({operation})"
-    seq = getattr(error, "sequence", None)
-    if seq is not None:
-        where += f" in A{seq:06d}"
-    error.args = (error.message + where,)
-    return error
-
-
-def reachable_forbidden(program: Program, library, forbidden: frozenset[int]) -> None:
-    """Raise ForbiddenCallError where `program` can reach a forbidden sequence through
-    `seq`, directly or through library programs (whether or not the call would run)."""
-    roots = {}
-    for operation in program.operations:
-        if operation.op == "seq" and operation.source is not None:
-            roots.setdefault(operation.source.value, operation)
-    for root, operation in roots.items():
-        stack = [(root, (root,))]
-        seen: set[int] = set()
-        while stack:
-            number, path = stack.pop()
-            if number in forbidden:
-                via = " through " + " -> ".join(f"A{k:06d}" for k in path[:-1]) if len(path) > 1 else ""
-                error = ForbiddenCallError(f"call of forbidden sequence A{number:06d}{via}")
-                raise annotate(error, operation.line, str(operation))
-            if number in seen:
-                continue
-            seen.add(number)
-            if library is None:
-                continue
-            try:
-                callee = library.program(number)
-            except LodaError:
-                continue
-            for k in callee.calls():
-                stack.append((k, path + (k,)))
 
 
 # ---------------------------------------------------------------------------- runtime helpers
