@@ -12,7 +12,7 @@ order-blind. Models whose biases started at T5's random values score 0.002 (the 
 loda-t5-tiny and the previous wat-t5-tiny); the shipped loda-t5-tiny, those LODA weights after
 2,400 steps with ALiBi-restarted encoder biases (0.015) and 2 x 2,400 + 2,000 more (0.013, 0.010, then 0.006); the shipped
 wat-t5-tiny, started as
-ALiBi, 0.279; a small ALiBi probe 0.21 after 700 steps (configs/wat-probe-l2.yaml), its
+ALiBi, 0.279; a small ALiBi probe 0.21 after 700 steps (configs/history/wat-probe-l2.yaml), its
 random-start twin 0.018.
 Prints a table, writes JSON.
 """
