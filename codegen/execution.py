@@ -19,7 +19,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from .language import ExecutionResult, Language, get_language
 
@@ -277,8 +277,3 @@ class ExecutionPool:
         self._pool[self._pool.index(worker)] = fresh
         return fresh
 
-
-def execute_all(language: Language, tasks: Iterable[ExecutionTask], **pool_options: Any) -> list[ExecutionResult]:
-    """Run tasks once, in a pool that lives for this call."""
-    with ExecutionPool(language, **pool_options) as pool:
-        return pool.run(list(tasks))

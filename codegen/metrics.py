@@ -15,7 +15,6 @@ Breakdowns group items by a key (program length bucket, use of `seq`, problem le
 """
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -191,9 +190,3 @@ def speed(*, targets: int, programs: int, tokens: int, seconds: float, generatio
         "tokens_per_second": per(tokens, generation_seconds),
     }
 
-
-def safe_float(value: Any) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return None if math.isnan(value) else value

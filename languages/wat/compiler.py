@@ -432,7 +432,6 @@ def _memory_helpers(cell_limit: int) -> dict[str, tuple[str, tuple[str, ...]]]:
 
 _HELPER_ORDER = [f"op_{op}" for op in ARITHMETIC_OPS if op != "mov"] + [
     f"op_{op}" for op in REGION_OPS] + ["abs", "cell", "cellw", "span"]
-_GLOBAL_USERS = {"cellw", "span"}
 
 
 # ---------------------------------------------------------------- analysis

@@ -58,7 +58,6 @@ OPEN, CLOSE = T.OPEN, T.CLOSE
 PLAIN = frozenset(T.INSTRUCTIONS) - {"else", "end"}
 FOLD_HEADS = PLAIN
 FIELD_HEADS = frozenset({"func", "memory", "global", "export", "import", "type", "start"})
-CONST_INSTRS = frozenset({"i32.const", "i64.const"})
 IDX_INSTRS = frozenset({"local.get", "local.set", "local.tee", "global.get", "global.set", "call", "br", "br_if"})
 MEM_INSTRS = frozenset(T.LOADS + T.STORES)
 BLOCK_CHAR = {"block": "b", "loop": "l", "if": "i"}
