@@ -169,7 +169,6 @@ def test_recipes(loda, corpus):
 
 
 def test_execute(loda):
-    pytest.importorskip("languages.loda.vm")
     result = loda.execute("mov $1,$0\nmul $1,2\nmov $0,$1\n", terms=5)
     assert result.ok and result.outputs == [0, 2, 4, 6, 8]
     shifted = loda.execute("#offset 1\nmov $1,$0\nmul $1,2\nmov $0,$1\n", terms=3)
