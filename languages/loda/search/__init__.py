@@ -1,0 +1,230 @@
+"""Terms -> verified LODA programs, without a model: search the corpus and simple formulas.
+
+    from languages.loda.search import search
+    proposals = search([1, 4, 9, 16, 25, 36, 49, 64], offset=1, corpus=corpus)
+    print(proposals[0].code, proposals[0].family)
+
+Families propose programs (`Proposal`, unverified); `search` runs each in the VM at the
+given offset, keeps those that reproduce **every** given term without calling a forbidden
+sequence (directly or through other programs), and ranks them by simplicity. Where the
+given terms cannot check a fit (a recurrence of order r fitted on <= 2r terms, a polynomial
+of degree d on <= d + 1 terms), the proposal is `weak`, and ranked after the others.
+
+The families live in their own modules:
+- `index`: the terms index over the corpus, built once and cached beside the corpus cache;
+- `corpus_families`: a corpus sequence shifted, its affine forms, transforms, sums and
+  products of two sequences, compositions (programs that call `seq`);
+- `formulas`: linear recurrences (exact rational Berlekamp-Massey) and polynomials, as loops;
+- `mutation`: the miner's mutations around seed programs (model candidates, near-misses).
+"""
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass, field, replace
+from typing import Iterable, Iterator, Sequence
+
+# fewer given terms than this: any match is said to be weak
+MIN_CONVINCING_TERMS = 6
+FAMILIES = ("corpus", "formulas", "mutation")
+# verification of one proposal: a wrong or slow program must not eat the search's budget
+VERIFY_STEPS = 2_000_000  # per term, calls included
+VERIFY_SECONDS = 0.25  # per proposal (never past the search's deadline)
+VERIFY_MEMORY = 100_000
+
+
+@dataclass
+class Proposal:
+    """One program a family proposes for the given terms.
+
+    `code`: LODA text (with `#offset K` where the target's first term is a(K));
+    `family`: what a user reads ("affine of A000290", "recurrence order 2",
+    "mutation of model candidate 3"); `kind`: the family's short name for reports
+    ("corpus", "affine", "transform", "combination", "composition", "recurrence",
+    "polynomial", "mutation"); `weak`: the family knows the given terms cannot check it.
+    `search` fills in the rest after running it."""
+
+    code: str
+    family: str
+    kind: str
+    weak: bool = False
+    # set by `search` after verification
+    checked_terms: int = 0
+    operations: int = 0
+    calls: int = 0
+    steps: int = 0
+    outputs: list[int] = field(default_factory=list)
+    # corpus families: how many other corpus hits predict the same next terms (see corpus_families)
+    support: int = 0
+
+    def rank_key(self) -> tuple:
+        """Simplest first: checkable before weak, fewer calls, then the best supported by other
+        corpus hits, fewer operations, fewer steps."""
+        return (self.weak, self.calls, -self.support, self.operations, self.steps, self.code)
+
+
+def search(terms: Sequence[int], *, offset: int = 0, corpus=None, index=None, forbidden: Iterable = (),
+           seeds: Sequence[tuple[str, str]] = (), time_limit: float = 2.0, max_results: int = 10,
+           families: Iterable[str] | None = None) -> list[Proposal]:
+    """Verified programs for `terms` (a(offset), a(offset+1), ...), best first (`rank_key`).
+
+    `corpus`: a `Corpus` (None: no corpus families, and proposals cannot call `seq`);
+    `index`: its `TermsIndex` (None: loaded or built and cached); `forbidden`: sequence
+    numbers or A-ids no proposal may call, directly or through other programs (nor any
+    sequence whose program does); `seeds`: (label, code) programs the mutation family varies;
+    `families`: a subset of FAMILIES (default all). Stops at `time_limit` seconds, or once
+    `max_results` checkable programs are verified."""
+    started = time.monotonic()
+    deadline = started + time_limit
+    terms = [int(t) for t in terms]
+    if not terms:
+        raise ValueError("no terms given")
+    chosen = tuple(FAMILIES if families is None else families)
+    unknown = sorted(set(chosen) - set(FAMILIES))
+    if unknown:
+        raise ValueError(f"unknown search families: {', '.join(unknown)} (known: {', '.join(FAMILIES)})")
+    banned = frozenset(_number(f) for f in forbidden)
+    excluded = excluded_sequences(corpus, banned) if corpus is not None else banned
+    verifier = _Verifier(terms, offset, corpus, banned, deadline, max_results)
+    for family in chosen:
+        if verifier.enough() or time.monotonic() >= deadline:
+            break
+        verifier.run(_proposals(family, terms, offset, corpus, index, excluded, seeds, deadline))
+    return sorted(verifier.found.values(), key=Proposal.rank_key)[:max_results]
+
+
+def _number(value) -> int:
+    from ..corpus import parse_sequence_id
+
+    return value if isinstance(value, int) else parse_sequence_id(str(value))
+
+
+def _proposals(family: str, terms: list[int], offset: int, corpus, index, excluded: frozenset[int],
+               seeds: Sequence[tuple[str, str]], deadline: float) -> Iterator[Proposal]:
+    if family == "corpus":
+        if corpus is None:
+            return iter(())
+        from .corpus_families import corpus_proposals
+        from .index import TermsIndex
+
+        if index is None:
+            index = TermsIndex.load(corpus, progress=False)
+        return corpus_proposals(terms, offset, index, corpus, excluded, deadline)
+    module = _optional_family(family)
+    if module is None:
+        return iter(())
+    if family == "formulas":
+        return module.formula_proposals(terms, offset, deadline)
+    if not seeds:
+        return iter(())
+    return module.mutation_proposals(seeds, terms, offset, corpus, excluded, deadline)
+
+
+def _optional_family(family: str):
+    """The module of the formulas or mutation family (`formulas.py`, `mutation.py`); None while
+    it is not written yet."""
+    name = {"formulas": "formulas", "mutation": "mutation"}[family]
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as error:
+        if error.name != f"{__name__}.{name}":
+            raise  # the module exists and something it imports is missing: a real error
+        return None
+
+
+_reverse_cache: dict[int, tuple[object, dict[int, list[int]]]] = {}
+
+
+def _callers(corpus) -> dict[int, list[int]]:
+    """callee -> the corpus sequences whose programs call it directly (computed once per corpus)."""
+    hit = _reverse_cache.get(id(corpus))
+    if hit is not None and hit[0] is corpus:
+        return hit[1]
+    callers: dict[int, list[int]] = {}
+    for number, record in corpus.records.items():
+        for callee in set(record.calls):
+            callers.setdefault(callee, []).append(number)
+    if len(_reverse_cache) >= 4:
+        _reverse_cache.clear()
+    _reverse_cache[id(corpus)] = (corpus, callers)
+    return callers
+
+
+def excluded_sequences(corpus, forbidden: Iterable[int]) -> frozenset[int]:
+    """`forbidden` and every corpus sequence whose program reaches one of them through `seq`."""
+    callers = _callers(corpus)
+    seen = set(forbidden)
+    stack = list(seen)
+    while stack:
+        for caller in callers.get(stack.pop(), ()):
+            if caller not in seen:
+                seen.add(caller)
+                stack.append(caller)
+    return frozenset(seen)
+
+
+class _Verifier:
+    """Runs proposals in the VM at the target's offset and keeps those reproducing every term."""
+
+    def __init__(self, terms: list[int], offset: int, corpus, forbidden: frozenset[int], deadline: float,
+                 max_results: int):
+        from ..vm import Evaluator, Limits
+
+        self.terms, self.offset, self.deadline, self.max_results = terms, offset, deadline, max_results
+        self.limits = Limits(max_steps=VERIFY_STEPS, max_memory=VERIFY_MEMORY, timeout=VERIFY_SECONDS)
+        self.evaluator = Evaluator(library=corpus, limits=self.limits, forbidden=forbidden)
+        self.found: dict[str, Proposal] = {}
+        self.seen: set[str] = set()
+
+    def enough(self) -> bool:
+        return sum(1 for p in self.found.values() if not p.weak) >= self.max_results
+
+    def run(self, proposals: Iterator[Proposal]) -> None:
+        for proposal in proposals:
+            if time.monotonic() >= self.deadline:
+                break
+            self.check(proposal)
+            if self.enough():
+                break
+
+    def check(self, proposal: Proposal) -> Proposal | None:
+        """The proposal, filled in and kept, where it reproduces every given term."""
+        from ..canonical import format_program
+        from ..errors import LodaError
+        from ..parser import parse
+
+        try:
+            program = parse(proposal.code)
+        except LodaError:
+            return None
+        canonical = format_program(program)
+        if canonical in self.seen:
+            return None
+        self.seen.add(canonical)
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        self.evaluator.limits = replace(self.limits, timeout=min(VERIFY_SECONDS, remaining))
+        before = self.evaluator.total_steps
+        outputs: list[int] = []
+        try:
+            for expected, value in zip(self.terms, self.evaluator.iter_terms(program, len(self.terms),
+                                                                              start=self.offset)):
+                if value != expected:
+                    return None
+                outputs.append(value)
+        except LodaError:
+            return None
+        operations = [op for op in program.operations]
+        proposal.code = canonical
+        proposal.checked_terms = len(outputs)
+        proposal.operations = len(operations)
+        proposal.calls = sum(1 for op in operations if op.op == "seq")
+        proposal.steps = self.evaluator.total_steps - before
+        proposal.outputs = outputs
+        proposal.weak = proposal.weak or len(self.terms) < MIN_CONVINCING_TERMS
+        self.found[canonical] = proposal
+        return proposal
+
+
+__all__ = ["FAMILIES", "MIN_CONVINCING_TERMS", "Proposal", "excluded_sequences", "search"]
