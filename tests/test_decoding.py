@@ -182,7 +182,7 @@ def test_ctranslate2_backend_repairs_to_the_grammar(tiny_checkpoint, loaded, con
 
     copy = Path(shutil.copytree(tiny_checkpoint, tmp_path / "ckpt"))
     backend = CTranslate2Backend(copy, loaded.tokenizer, constraint, max_target_length=32)
-    assert (copy / "ctranslate2-int8" / "model.bin").exists()
+    assert (copy / ".cache" / "ctranslate2-float32" / "model.bin").exists()
     for strategy, k in (("greedy", 1), ("sample", 4)):
         out = backend.decode(PROMPTS, DecodeOptions(strategy=strategy, num_return=k, max_new_tokens=32, seed=0))
         assert [len(group) for group in out] == [k] * len(PROMPTS)
@@ -191,12 +191,10 @@ def test_ctranslate2_backend_repairs_to_the_grammar(tiny_checkpoint, loaded, con
         assert all(h.logprob <= 0 and h.n_tokens >= 2 for group in out for h in group)
     assert backend.repairs > 0  # the random model needed them
     # outputs that keep breaking the grammar go to the fallback (constrained hf) backend
-    backend.fallback, backend.MAX_REPAIRS = _backend(loaded, constraint), 1
+    backend.fallback, backend.MAX_REPAIRS = _backend(loaded, constraint), 0
     out = backend.decode(PROMPTS, DecodeOptions(strategy="sample", num_return=4, max_new_tokens=32, seed=1))
     assert backend.fallbacks > 0
     assert _parse_rate(loaded, out) == (16, 16), [(h.finished, len(h.token_ids), constraint.accepts(h.token_ids))
                                                   for group in out for h in group]
     free = backend.decode(PROMPTS, DecodeOptions(strategy="sample", num_return=4, constrain=False, seed=0))
     assert _parse_rate(loaded, free)[0] < 16
-    with pytest.raises(ValueError):
-        backend.decode(PROMPTS[:1], DecodeOptions(strategy="beam", num_return=2))
