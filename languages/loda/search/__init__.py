@@ -163,6 +163,15 @@ def excluded_sequences(corpus, forbidden: Iterable[int]) -> frozenset[int]:
     return frozenset(seen)
 
 
+def verify(proposal: Proposal, terms: Sequence[int], *, offset: int = 0, corpus=None,
+           forbidden: Iterable = ()) -> Proposal | None:
+    """Run one proposal as `search` does: the proposal, filled in, where it reproduces every
+    one of `terms` from a(`offset`) without reaching a forbidden sequence; else None."""
+    verifier = _Verifier([int(t) for t in terms], offset, corpus, frozenset(_number(f) for f in forbidden),
+                         time.monotonic() + VERIFY_SECONDS, 1)
+    return verifier.check(proposal)
+
+
 class _Verifier:
     """Runs proposals in the VM at the target's offset and keeps those reproducing every term."""
 
@@ -227,4 +236,4 @@ class _Verifier:
         return proposal
 
 
-__all__ = ["FAMILIES", "MIN_CONVINCING_TERMS", "Proposal", "excluded_sequences", "search"]
+__all__ = ["FAMILIES", "MIN_CONVINCING_TERMS", "Proposal", "excluded_sequences", "search", "verify"]

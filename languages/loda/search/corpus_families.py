@@ -29,17 +29,19 @@ from typing import Callable, Iterator, Sequence
 
 from ..corpus import Corpus, sequence_id
 from . import Proposal
-from .index import ID, KEY_TERMS, VIEWS, TermsIndex, affine_key, unpack, view_terms
-from .programs import (add_const, affine_lines, binomial, combination, composition, partial_sums,
+from .index import (DIFF, EVEN, ID, KEY_TERMS, NTIMES, ODD, SQUARE, VIEWS, TermsIndex, affine_key, pack, unpack,
+                    view_terms)
+from .programs import (affine_lines, binomial, combination, composition, partial_sums,
                        plus_multiple_of_n, program, shifted_view)
 
+MIN_TERMS = 3  # fewer given terms match too much of the corpus to say anything
 MAX_BUCKET = 400  # entries of one key looked at (ascending A-number: the classic ones first)
 MAX_DENOMINATOR = 1000  # a fitted scale p/q with a larger q is not believed
 LINEAR_MULTIPLES = (1, -1, 2, -2)  # c of t = affine(view) + c*n
 SHORTLIST = 120  # most called corpus sequences tried as s1 of combinations and as outer sequences
 COMBINATION_SCALES = (1, -1, 2, -2)
 PER_STAGE = 40  # proposals of one stage, at most
-CONTINUATION = 6  # predicted terms after the given ones compared between hits
+CONTINUATION = 24  # predicted terms after the given ones compared between hits
 
 # target transforms: how t relates to the looked-up derived sequence d
 T_ID, T_LIN, T_PSUM, T_BINOMIAL, T_INVERSE = "id", "lin", "psum", "binomial", "inverse"
@@ -124,7 +126,8 @@ def _coefficient_cost(a: Fraction, b: Fraction) -> int:
 def _describe(kind: str, view: int, number: int, c: int, a: Fraction, b: Fraction) -> tuple[str, str]:
     """(family, kind) texts of a view/transform proposal."""
     name = sequence_id(number)
-    view_name = VIEWS[view][0].replace("s", name, 1) if view != ID else name
+    view_name = {DIFF: f"first differences of {name}", EVEN: f"{name}(2n)", ODD: f"{name}(2n+1)",
+                 SQUARE: f"{name}(n)^2", NTIMES: f"n*{name}(n)"}.get(view, name)
     if kind == T_PSUM:
         base, family_kind = f"partial sums of {view_name}", "transform"
     elif kind == T_BINOMIAL:
@@ -219,16 +222,30 @@ def _view_code(fit: _Fit, offset: int) -> list[str]:
     return body + affine_lines(fit.a, fit.b)
 
 
-def _view_fits(terms: Sequence[int], offset: int, index: TermsIndex, views: _Views, excluded: frozenset[int],
-               deadline: float) -> list[_Fit]:
-    keyed = [(d, _window_key(d.values, d.first_key)) for d in _derived(terms, offset)]
-    keyed = [(d, k) for d, k in keyed if k is not None]
-    buckets = index.lookup_many([k for _, (k, _) in keyed])
+def _candidates(terms: Sequence[int], offset: int, index: TermsIndex, corpus: Corpus
+                ) -> Iterator[tuple[_Derived, int, list[int]]]:
+    """(derived sequence, its keyed window start r, packed index entries) to fit. Fewer terms
+    than a key needs: the corpus sequences listing them exactly at one of the first starts,
+    by a scan (such matches are weak anyway; this only spares the user an empty answer)."""
+    if len(terms) >= KEY_TERMS:
+        keyed = [(d, _window_key(d.values, d.first_key)) for d in _derived(terms, offset)]
+        keyed = [(d, k) for d, k in keyed if k is not None]
+        for (d, (_, r)), bucket in zip(keyed, index.lookup_many([k for _, (k, _) in keyed])):
+            yield d, r, bucket[:MAX_BUCKET].tolist()
+        return
+    target, starts = tuple(terms), VIEWS[ID][1]
+    packed = [pack(record.number, ID, j) for record in corpus for j in range(starts)
+              if record.terms[j:j + len(target)] == target]
+    yield _Derived(T_ID, list(terms), 0), 0, packed[:MAX_BUCKET]
+
+
+def _view_fits(terms: Sequence[int], offset: int, index: TermsIndex, corpus: Corpus, views: _Views,
+               excluded: frozenset[int], deadline: float) -> list[_Fit]:
     count = len(terms)
     fits: list[_Fit] = []
-    for (d, (_, r)), bucket in zip(keyed, buckets):
+    for d, r, bucket in _candidates(terms, offset, index, corpus):
         y = [t - d.c * (offset + i) for i, t in enumerate(terms)]
-        for packed in bucket[:MAX_BUCKET].tolist():
+        for packed in bucket:
             if time.monotonic() > deadline:
                 break
             number, view, start = unpack(packed)
@@ -247,9 +264,9 @@ def _view_fits(terms: Sequence[int], offset: int, index: TermsIndex, views: _Vie
     return fits
 
 
-def _view_proposals(terms: Sequence[int], offset: int, index: TermsIndex, views: _Views,
+def _view_proposals(terms: Sequence[int], offset: int, index: TermsIndex, corpus: Corpus, views: _Views,
                     excluded: frozenset[int], deadline: float) -> list[tuple[tuple, Proposal]]:
-    fits = _view_fits(terms, offset, index, views, excluded, deadline)
+    fits = _view_fits(terms, offset, index, corpus, views, excluded, deadline)
     found: dict[str, tuple[tuple, Proposal]] = {}
     for fit, support in zip(fits, _support(fits)):
         lines = _view_code(fit, offset)
@@ -375,16 +392,17 @@ def corpus_proposals(terms: Sequence[int], offset: int, index: TermsIndex, corpu
                      excluded: frozenset[int], deadline: float) -> Iterator[Proposal]:
     """Proposals of the corpus families for `terms` from a(`offset`), cheapest family first,
     simplest first within a family; none calls a sequence in `excluded`. Stops at `deadline`
-    (time.monotonic()). Needs at least KEY_TERMS terms (the index keys that many)."""
-    if len(terms) < KEY_TERMS:
+    (time.monotonic()). With fewer than KEY_TERMS terms (what the index keys), only the corpus
+    sequences listing them, shifted, are proposed."""
+    if len(terms) < MIN_TERMS:
         return
     views = _Views(corpus)
     stages: list[Callable[[], list[tuple[tuple, Proposal]]]] = [
-        lambda: _view_proposals(terms, offset, index, views, excluded, deadline),
+        lambda: _view_proposals(terms, offset, index, corpus, views, excluded, deadline),
         lambda: _composition_proposals(terms, offset, index, corpus, views, excluded, deadline),
         lambda: _combination_proposals(terms, offset, index, corpus, views, excluded, deadline),
     ]
-    for stage in stages:
+    for stage in stages if len(terms) >= KEY_TERMS else stages[:1]:
         if time.monotonic() > deadline:
             return
         for _, proposal in stage():

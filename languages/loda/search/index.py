@@ -22,7 +22,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -90,7 +90,7 @@ def view_terms(view: int, terms: Sequence[int], offset: int, limit: int | None =
     return start, values if limit is None else values[:limit]
 
 
-def _pack(number: int, view: int, start: int) -> int:
+def pack(number: int, view: int, start: int) -> int:
     return (number << (_VIEW_BITS + _START_BITS)) | (view << _START_BITS) | start
 
 
@@ -109,7 +109,7 @@ def _entries(number: int, terms: Sequence[int], offset: int) -> Iterable[tuple[i
             # a view's windows often repeat (periodic or linear stretches): one entry, the first start
             if key is not None and key not in seen:
                 seen.add(key)
-                yield key, _pack(number, view, start)
+                yield key, pack(number, view, start)
 
 
 @dataclass
@@ -195,4 +195,4 @@ def _probe() -> tuple:
     return (sys.hash_info.width, affine_key([0, 1, 4, 9, 16, 25]), affine_key([2, -3, 5, 7, 11, 10**30]))
 
 
-__all__ = ["KEY_TERMS", "TermsIndex", "VIEWS", "affine_key", "unpack", "view_terms"]
+__all__ = ["KEY_TERMS", "TermsIndex", "VIEWS", "affine_key", "pack", "unpack", "view_terms"]
