@@ -233,8 +233,24 @@ class ExecutionPool:
             worker.deadline = time.monotonic() + self.timeout
             return True
 
-        for worker in list(self._pool):
-            assign(worker)
+        try:
+            for worker in list(self._pool):
+                assign(worker)
+            self._collect(tasks, results, remaining, assign, progress)
+        except BaseException:
+            # Ctrl-C (the REPL cancels a request and goes on) or an error mid-run: a busy worker's
+            # result would arrive during the next run and be taken for one of its tasks, so every
+            # busy worker is replaced and the pool stays usable.
+            for number, worker in enumerate(self._pool):
+                if worker.task is not None:
+                    worker.kill()
+                    self._pool[number] = self._spawn()
+            raise
+        return results  # type: ignore[return-value]
+
+    def _collect(self, tasks: Sequence[ExecutionTask], results: list[ExecutionResult | None], remaining: int,
+                 assign: Callable[[_Worker], bool], progress: Callable[[int], None] | None) -> None:
+        """Receive results (and enforce deadlines) until `remaining` tasks have finished."""
         while remaining:
             busy = [worker for worker in self._pool if worker.task is not None]
             now = time.monotonic()
@@ -265,7 +281,6 @@ class ExecutionPool:
                 progress(len(finished))
             for worker in finished:
                 assign(worker)
-        return results  # type: ignore[return-value]
 
     def _replace(self, worker: _Worker, *, killed: bool) -> _Worker:
         worker.kill()

@@ -30,6 +30,11 @@ class CodeError(Exception):
         self.kind = kind
 
 
+class InputError(ValueError):
+    """A user's input (a file, a corpus, a number) cannot be used. The message names the input and
+    what is wrong with it in one line; command-line tools print it and exit 2 (`codegen.cli`)."""
+
+
 @dataclass
 class ExecutionResult:
     """What running a program gave: `outputs` (terms of a sequence, or one result) or an error."""

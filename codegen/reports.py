@@ -14,6 +14,16 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .metrics import bucket_order
 
+# what "sequence match" is beside pass@1: both read the same checked terms, over different programs
+SEQUENCE_MATCH_NOTE = ("Sequence match is the share of targets whose one chosen program (selected among the "
+                       "K candidates, with the given terms where there are any) reproduces the checked terms; "
+                       "pass@1 is the chance that a single candidate drawn at random from the model's K does, "
+                       "so selection lifts sequence match above pass@1.")
+PASS_AT_K_TABLE = "pass@k by k (table)"
+PASS_AT_K_PLOT = "pass@k against k (plot)"
+# characters of a chosen program shown in the targets table (the full text is in items.jsonl)
+PROGRAM_CHARS = 160
+
 HEADLINE = ("validity", "exact_match", "sequence_match", "verified_solve", "parse_rate", "retried",
             "chosen_from_retry", "chosen_from_repair")
 
@@ -176,7 +186,7 @@ def tables(report: Mapping[str, Any]) -> list[tuple[str, list[list[str]]]]:
                                   [[m] + [_fmt(run.get(m)) for _, run in runs] for m in ["n"] + metrics])))
     ks = sorted({k for _, run in runs for k in (run.get("pass_at_k") or {})}, key=int)
     if ks:
-        out.append(("pass@k", _table(["k"] + labels,
+        out.append((PASS_AT_K_TABLE, _table(["k"] + labels,
                                      [[k] + [_fmt((run.get("pass_at_k") or {}).get(k)) for _, run in runs]
                                       for k in ks])))
     sources = sorted({s for _, run in runs for s in (run.get("verified_solve_by_source") or {})})
@@ -212,6 +222,29 @@ def tables(report: Mapping[str, Any]) -> list[tuple[str, list[list[str]]]]:
     return out
 
 
+def _verified(item: Mapping[str, Any]) -> bool:
+    """Solved: a verified solve where terms were given to selection, else a sequence match."""
+    return bool(item["verified_solve"] if "verified_solve" in item else item.get("sequence_match"))
+
+
+def short_program(code: str | None, limit: int = PROGRAM_CHARS) -> str:
+    """A program on one line (operations joined by "; "), cut to `limit` characters."""
+    if not code:
+        return "–"
+    text = "; ".join(line.strip() for line in code.splitlines() if line.strip())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def targets_table(items: Iterable[Mapping[str, Any]]) -> list[list[str]]:
+    """Rows of the targets table, header first: id, name, chosen program (short), verified or not and
+    where the chosen program came from; solved targets first, then by id (stable within each)."""
+    rows = sorted(items, key=lambda item: (not _verified(item), str(item.get("id"))))
+    body = [[str(item.get("id")), str(item.get("description") or ""), short_program(item.get("chosen")),
+             "yes" if _verified(item) else "no",
+             str(item.get("chosen_source", "model")) if item.get("chosen") else "–"] for item in rows]
+    return _table(["id", "name", "chosen program", "verified", "source"], body)
+
+
 def _config_lines(report: Mapping[str, Any]) -> list[str]:
     config = report.get("config") or {}
     return [f"{key}: {value}" for key, value in config.items()]
@@ -219,7 +252,7 @@ def _config_lines(report: Mapping[str, Any]) -> list[str]:
 
 def markdown(report: Mapping[str, Any], images: Mapping[str, str]) -> str:
     lines = [f"# Evaluation: {report.get('label') or 'this run'}", ""]
-    lines += ["```"] + _config_lines(report) + ["```", ""]
+    lines += ["```"] + _config_lines(report) + ["```", "", SEQUENCE_MATCH_NOTE, ""]
     for title, rows in tables(report):
         lines += [f"## {title}", "", "| " + " | ".join(rows[0]) + " |",
                   "|" + "---|" * len(rows[0])]
@@ -230,16 +263,20 @@ def markdown(report: Mapping[str, Any], images: Mapping[str, str]) -> str:
     return "\n".join(lines)
 
 
-def html_page(report: Mapping[str, Any], pngs: Mapping[str, bytes]) -> str:
+def html_page(report: Mapping[str, Any], pngs: Mapping[str, bytes],
+              items: Sequence[Mapping[str, Any]] | None = None) -> str:
+    """The self-contained page: config, tables, plots and, given `items`, a table of the targets."""
     esc = html.escape
     parts = ["<!doctype html><html><head><meta charset='utf-8'>",
              f"<title>Evaluation: {esc(str(report.get('label') or 'this run'))}</title>",
              "<style>body{font-family:sans-serif;max-width:980px;margin:2em auto;padding:0 1em}"
              "table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;"
              "padding:3px 9px;text-align:right}th{background:#f3f3f3}td:first-child{text-align:left}"
-             "pre{background:#f7f7f7;padding:0.6em}</style></head><body>",
+             "pre{background:#f7f7f7;padding:0.6em}td.code{font-family:monospace;text-align:left}"
+             "td.name{text-align:left}</style></head><body>",
              f"<h1>Evaluation: {esc(str(report.get('label') or 'this run'))}</h1>",
-             "<pre>" + esc("\n".join(_config_lines(report))) + "</pre>"]
+             "<pre>" + esc("\n".join(_config_lines(report))) + "</pre>",
+             f"<p>{esc(SEQUENCE_MATCH_NOTE)}</p>"]
     for title, rows in tables(report):
         parts.append(f"<h2>{esc(title)}</h2><table>")
         parts.append("<tr>" + "".join(f"<th>{esc(c)}</th>" for c in rows[0]) + "</tr>")
@@ -249,6 +286,16 @@ def html_page(report: Mapping[str, Any], pngs: Mapping[str, bytes]) -> str:
     for title, png in pngs.items():
         data = base64.b64encode(png).decode("ascii")
         parts.append(f"<h2>{esc(title)}</h2><img alt='{esc(title)}' src='data:image/png;base64,{data}'>")
+    if items:
+        rows = targets_table(items)
+        solved = sum(1 for row in rows[1:] if row[3] == "yes")
+        parts.append(f"<h2>Targets</h2><p>{solved} of {len(rows) - 1} verified, solved ones first; the full "
+                     "programs and outputs are in items.jsonl.</p><table>")
+        parts.append("<tr>" + "".join(f"<th>{esc(c)}</th>" for c in rows[0]) + "</tr>")
+        for row in rows[1:]:
+            parts.append(f"<tr><td>{esc(row[0])}</td><td class='name'>{esc(row[1])}</td>"
+                         f"<td class='code'>{esc(row[2])}</td><td>{esc(row[3])}</td><td>{esc(row[4])}</td></tr>")
+        parts.append("</table>")
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -261,6 +308,7 @@ def write_report(report_dir: str | os.PathLike, report: Mapping[str, Any],
     out = Path(report_dir)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "report.json", json.dumps(report, indent=2, default=str) + "\n")
+    items = list(items) if items is not None else None  # read twice: items.jsonl and the targets table
     if items is not None:
         atomic_write(out / "items.jsonl", "".join(json.dumps(item, default=str) + "\n" for item in items))
     for name, rows in (extra_items or {}).items():
@@ -268,7 +316,7 @@ def write_report(report_dir: str | os.PathLike, report: Mapping[str, Any],
     pngs: dict[str, bytes] = {}
     files: dict[str, str] = {}
     for title, name, make in (("Sequence match by target length", "by-length.png", plot_by_length),
-                              ("pass@k", "pass-at-k.png", plot_pass_at_k),
+                              (PASS_AT_K_PLOT, "pass-at-k.png", plot_pass_at_k),
                               ("This run beside its baselines", "headline.png", plot_headline)):
         try:
             png = make(report)
@@ -281,5 +329,5 @@ def write_report(report_dir: str | os.PathLike, report: Mapping[str, Any],
             atomic_write(out / name, png)
     images = files
     atomic_write(out / "report.md", markdown(report, images))
-    atomic_write(out / "report.html", html_page(report, pngs))
+    atomic_write(out / "report.html", html_page(report, pngs, items))
     return out

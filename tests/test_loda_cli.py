@@ -35,8 +35,9 @@ def test_eval_prints_terms(fib):
 
 
 def test_eval_errors_exit_1(tmp_path):
+    # a file that cannot be read is an input error (2, as in every tool); a bad program fails (1)
     missing = cli("eval", tmp_path / "nope.asm")
-    assert missing.returncode == 1 and "nope.asm" in missing.stderr
+    assert missing.returncode == 2 and "nope.asm" in missing.stderr
     bad = tmp_path / "bad.asm"
     bad.write_text("mov $0,1\n  frob $1,2\n")
     result = cli("eval", bad)

@@ -2,7 +2,9 @@
 
 The first read parses every program (tqdm bar) and writes a compact index cache
 keyed by the corpus' content hash; later reads load that cache in about a second.
-Malformed files are reported (file and reason) and skipped, never fatal.
+Malformed files are reported (file and reason) and skipped, never fatal. A corpus that cannot be
+read at all (a truncated tarball, a text file, a folder without `oeis/`) raises `CorpusError`, one
+line naming the file and what is wrong with it, which the command-line tools print and exit 2 on.
 """
 from __future__ import annotations
 
@@ -13,10 +15,12 @@ import pickle
 import re
 import sys
 import tarfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from codegen.language import InputError
 from codegen.reports import atomic_write
 
 from .canonical import format_program
@@ -32,6 +36,44 @@ _CACHE_VERSION = 1
 _ASM_NAME = re.compile(r"(?:^|/)oeis/(\d{3})/A(\d{6,})\.asm\Z")
 _TERMS = re.compile(r"-?\d+(?:,-?\d+)*\Z")
 _NAME = re.compile(r"A(\d+)\s*:\s*(.*)\Z")
+
+
+# what reading a damaged tarball raises, depending on where the damage is: a short gzip stream
+# (EOFError), a bad gzip header or CRC (gzip.BadGzipFile, an OSError), a corrupt deflate block
+# (zlib.error), a broken tar header (tarfile.TarError)
+_READ_ERRORS = (EOFError, OSError, zlib.error, tarfile.TarError)
+
+
+class CorpusError(InputError):
+    """A corpus that cannot be read: the message names the path and what is wrong with it."""
+
+
+def _damaged(path: Path, error: BaseException) -> CorpusError:
+    """The one-line error for a tarball or checkout whose reading failed with `error`."""
+    if isinstance(error, (EOFError, zlib.error, tarfile.TarError, gzip.BadGzipFile)):
+        return CorpusError(f"{path}: truncated or not a gzip tarball ({type(error).__name__}: {error})")
+    if isinstance(error, OSError):
+        return CorpusError(f"{path}: cannot read: {error.strerror or error}")
+    return CorpusError(f"{path}: unreadable corpus: {error}")
+
+
+def check_tarball(path: Path) -> None:
+    """Raise `CorpusError` unless `path` starts like a (gzip-compressed) tar archive. Reads the first
+    block only: truncation further in shows when the programs are read (`Corpus.load`)."""
+    try:
+        with open(path, "rb") as handle:
+            magic = handle.read(2)
+        if path.name.endswith((".gz", ".tgz")) and magic != b"\x1f\x8b":
+            raise CorpusError(f"{path}: truncated or not a gzip tarball (it does not start with the gzip "
+                              "magic bytes); pass a loda-programs .tar.gz or a checkout directory")
+        is_tar = tarfile.is_tarfile(path)
+    except CorpusError:
+        raise
+    except _READ_ERRORS as error:
+        raise _damaged(path, error) from None
+    if not is_tar:
+        raise CorpusError(f"{path}: truncated or not a gzip tarball (no tar archive in it); pass a "
+                          "loda-programs .tar.gz or a checkout directory")
 
 
 @dataclass(frozen=True)
@@ -159,7 +201,8 @@ def corpus_hash(path: Path) -> str:
 
 def resolve_corpus_path(path: str | os.PathLike | None = None) -> Path:
     """The corpus location: the argument, else $CODEGEN_LODA_CORPUS. Raises FileNotFoundError
-    with instructions when neither names an existing tarball or checkout."""
+    with instructions when neither names an existing path, `CorpusError` when it names a folder
+    without `oeis/` or a file that is not a tar archive (checked on its first block only)."""
     if path is None:
         path = os.environ.get(CORPUS_ENV)
     if not path:
@@ -169,8 +212,13 @@ def resolve_corpus_path(path: str | os.PathLike | None = None) -> Path:
     resolved = Path(path).expanduser()
     if not resolved.exists():
         raise FileNotFoundError(f"LODA corpus not found: {resolved}")
-    if resolved.is_dir() and not (resolved / "oeis").is_dir():
-        raise FileNotFoundError(f"{resolved} is not a loda-programs checkout (no oeis/ folder)")
+    if resolved.is_dir():
+        if not (resolved / "oeis").is_dir():
+            raise CorpusError(f"{resolved}: not a loda-programs checkout (no oeis/ folder in it)")
+    elif resolved.is_file():
+        check_tarball(resolved)
+    else:
+        raise CorpusError(f"{resolved}: neither a loda-programs checkout nor a tarball")
     return resolved
 
 
@@ -207,7 +255,10 @@ class Corpus:
     def load(cls, path: str | os.PathLike | None = None, *, cache_dir: str | os.PathLike | None = None,
              progress: bool = True, use_cache: bool = True) -> "Corpus":
         resolved = resolve_corpus_path(path)
-        key = corpus_hash(resolved)
+        try:
+            key = corpus_hash(resolved)
+        except OSError as error:
+            raise _damaged(resolved, error) from None
         cache_file = Path(cache_dir or default_cache_dir()) / "loda" / f"corpus-{key}-v{_CACHE_VERSION}.pkl.gz"
         if use_cache and cache_file.exists():
             try:
@@ -228,12 +279,19 @@ class Corpus:
 
         pending: list[tuple[str, str]] = []
         deny: set[int] = set()
-        for name, text in tqdm(_iter_files(path), desc=f"reading {path.name}", unit=" files",
-                               disable=not progress, mininterval=0.5):
-            if name.endswith("deny.txt"):
-                deny = _deny_ids(text)
-            else:
-                pending.append((name, text))
+        try:
+            for name, text in tqdm(_iter_files(path), desc=f"reading {path.name}", unit=" files",
+                                   disable=not progress, mininterval=0.5):
+                if name.endswith("deny.txt"):
+                    deny = _deny_ids(text)
+                else:
+                    pending.append((name, text))
+        except _READ_ERRORS as error:
+            # the one place a damaged corpus surfaces: every tool reads through here
+            raise _damaged(path, error) from None
+        if not pending:
+            raise CorpusError(f"{path}: no program files (oeis/NNN/Annnnnn.asm) in it: not a loda-programs "
+                              "checkout or tarball")
         records: list[CorpusRecord] = []
         problems: list[tuple[str, str]] = []
         for name, text in tqdm(pending, desc="parsing programs", unit=" programs",
@@ -300,11 +358,16 @@ def iter_program_files(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
     if path.is_file() and path.suffix == ".asm":
         yield str(path), path.read_text(errors="replace")
         return
+    if not path.exists():
+        raise InputError(f"{path}: no such file or directory")
     if not path.is_file() or not tarfile.is_tarfile(path):
-        raise ValueError(f"{path} is neither a directory, a tarball nor an .asm file")
-    with tarfile.open(path, "r:*") as tar:
-        for member in tar:
-            if member.isfile() and member.name.endswith(".asm"):
-                handle = tar.extractfile(member)
-                if handle is not None:
-                    yield member.name, handle.read().decode("utf-8", errors="replace")
+        raise InputError(f"{path}: neither a directory, a tarball nor an .asm file")
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            for member in tar:
+                if member.isfile() and member.name.endswith(".asm"):
+                    handle = tar.extractfile(member)
+                    if handle is not None:
+                        yield member.name, handle.read().decode("utf-8", errors="replace")
+    except _READ_ERRORS as error:
+        raise _damaged(path, error) from None

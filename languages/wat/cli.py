@@ -6,7 +6,10 @@
     problems --count N --seed S [--levels 1,2,3] [--kinds chain,expr] [--jsonl OUT] [--verify]
 
 FILE may be `-` for standard input. On an error, the message (with line and column where
-there is one) goes to standard error and the exit status is 1. Subcommands of the LODA
+there is one) goes to standard error. Exit status (as every tool of the project, `codegen.cli`):
+0 done, 1 a program that does not parse, validate or run, 2 a usage or input error (bad
+arguments or limits, a FILE that cannot be read or is not UTF-8 text, an output that cannot be
+written), 130 interrupted. Subcommands of the LODA
 compiler (`from-loda`, `check-loda`) are registered by `languages.wat.loda_cli`.
 Every subcommand sets `func`: handler(args) -> exit code.
 """
@@ -20,6 +23,9 @@ import time
 from collections import Counter
 from typing import Sequence
 
+from codegen.cli import non_negative_int, positive_float, positive_int
+from codegen.language import InputError
+
 from .canonical import DEFAULT_MAX_BYTES, format_wat
 from .errors import WatError, WatSizeError
 
@@ -27,25 +33,34 @@ from . import loda_cli  # the compiler's subcommands: loda_cli.register(subparse
 
 
 def _read(path: str, max_bytes: int | None = DEFAULT_MAX_BYTES) -> str:
-    """The file's text; the size cap is checked on the file size before reading it."""
-    if path == "-":
-        data = sys.stdin.buffer.read(max_bytes + 1 if max_bytes else -1)
-    else:
-        if max_bytes is not None:
-            size = os.stat(path).st_size
-            if size > max_bytes:
-                raise WatSizeError(f"module text too large: {size} bytes > limit of {max_bytes} bytes")
-        with open(path, "rb") as handle:
-            data = handle.read()
+    """The file's text; the size cap is checked on the file size before reading it. A file that
+    cannot be read or is not UTF-8 text raises `InputError` (exit 2)."""
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read(max_bytes + 1 if max_bytes else -1)
+        else:
+            if max_bytes is not None:
+                size = os.stat(path).st_size
+                if size > max_bytes:
+                    raise WatSizeError(f"module text too large: {size} bytes > limit of {max_bytes} bytes")
+            with open(path, "rb") as handle:
+                data = handle.read()
+    except OSError as error:
+        raise InputError(f"cannot read: {error.strerror or error}") from None
     if max_bytes is not None and len(data) > max_bytes:
         raise WatSizeError(f"module text too large: more than {max_bytes} bytes")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise WatError(f"not UTF-8 text: {error}") from None
+        raise InputError(f"not UTF-8 text: {error}") from None
 
 
 def _fail(path: str, error: Exception) -> int:
+    """Print the error (file, line and column where known); 2 for input and argument errors, else 1."""
+    if isinstance(error, (InputError, OSError)):
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        sys.stderr.write(f"{path}: {reason}\n")
+        return 2
     if isinstance(error, WatError):
         where = f"{error.line}:{error.column}:" if error.line is not None else ""
         reason = error.reason if error.reason.startswith(f"{error.kind}:") else f"{error.kind} error: {error.reason}"
@@ -58,12 +73,12 @@ def _fail(path: str, error: Exception) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from .runner import RunLimits, run
 
-    limits = RunLimits(fuel=args.fuel, timeout=args.timeout, memory_bytes=args.memory)
     logs: list[int] = []
     try:
+        limits = RunLimits(fuel=args.fuel, timeout=args.timeout, memory_bytes=args.memory)
         text = _read(args.file, limits.max_bytes)
         result = run(text, entry=args.entry, args=list(args.args), limits=limits, isolate=args.isolate, logs=logs)
-    except (WatError, OSError) as error:
+    except (WatError, InputError, OSError) as error:
         for value in logs:
             sys.stderr.write(f"log: {value}\n")
         return _fail(args.file, error)
@@ -78,7 +93,7 @@ def cmd_fmt(args: argparse.Namespace) -> int:
     try:
         text = _read(args.file)
         canonical = format_wat(text)
-    except (WatError, OSError) as error:
+    except (WatError, InputError, OSError) as error:
         return _fail(args.file, error)
     if args.check:
         if text != canonical:
@@ -87,8 +102,11 @@ def cmd_fmt(args: argparse.Namespace) -> int:
         return 0
     if args.in_place and args.file != "-":
         if text != canonical:
-            with open(args.file, "w", encoding="utf-8") as handle:
-                handle.write(canonical)
+            try:
+                with open(args.file, "w", encoding="utf-8") as handle:
+                    handle.write(canonical)
+            except OSError as error:
+                return _fail(args.file, error)
         return 0
     sys.stdout.write(canonical)
     return 0
@@ -101,7 +119,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     try:
         module = validate(_read(args.file))
         check_imports(module)
-    except (WatError, OSError) as error:
+    except (WatError, InputError, OSError) as error:
         return _fail(args.file, error)
     exports = ", ".join(e.name for e in module.exports) or "none"
     print(f"ok (exports: {exports})")
@@ -137,8 +155,11 @@ def cmd_problems(args: argparse.Namespace) -> int:
     generated = time.perf_counter() - started
     lines = (json.dumps(p.to_dict()) + "\n" for p in problems)
     if args.jsonl and args.jsonl != "-":
-        with open(args.jsonl, "w", encoding="utf-8") as handle:
-            handle.writelines(lines)
+        try:
+            with open(args.jsonl, "w", encoding="utf-8") as handle:
+                handle.writelines(lines)
+        except OSError as error:
+            return _fail(args.jsonl, error)
     elif not args.verify or args.jsonl == "-":
         sys.stdout.writelines(lines)
     if not args.verify:
@@ -190,9 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE", help="WAT file, or - for standard input")
     p.add_argument("args", metavar="ARGS", nargs="*", help="integer arguments")
     p.add_argument("--entry", default="main", help="exported function to call (default: main)")
-    p.add_argument("--fuel", type=int, default=100_000_000, help="instruction budget (default: 100000000)")
-    p.add_argument("--timeout", type=float, default=2.0, help="wall-clock limit in seconds (default: 2)")
-    p.add_argument("--memory", type=int, default=16 << 20, help="linear memory limit in bytes (default: 16 MiB)")
+    p.add_argument("--fuel", type=non_negative_int, default=100_000_000, help="instruction budget (default: 100000000)")
+    p.add_argument("--timeout", type=positive_float, default=2.0, help="wall-clock limit in seconds (default: 2)")
+    p.add_argument("--memory", type=non_negative_int, default=16 << 20,
+                   help="linear memory limit in bytes (default: 16 MiB)")
     p.add_argument("--isolate", action="store_true", help="run in a worker process that is killed on timeout")
     p.set_defaults(func=cmd_run)
 
@@ -208,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("problems", help="generate natural-language problems with WAT solutions (JSONL)")
-    p.add_argument("--count", type=int, default=100)
+    p.add_argument("--count", type=positive_int, default=100)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--levels", type=_levels, default=(1, 2, 3, 4, 5), help="comma-separated, e.g. 1,2,3")
     p.add_argument("--kinds", type=_kinds, default=None, help="only these kinds, comma-separated, e.g. chain,expr")
@@ -233,7 +255,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return int(args.func(args) or 0)
+    except InputError as error:  # e.g. a damaged corpus met by from-loda / check-loda
+        sys.stderr.write(f"error: {error}\n")
+        return 2
     except KeyboardInterrupt:
+        sys.stderr.write("\ninterrupted\n")
         return 130
     except BrokenPipeError:
         return 0

@@ -6,8 +6,8 @@
                                             compile and run corpus programs, compare with
                                             their header terms (JSON on the last line)
 
-Exit codes: 0 done; 1 the program cannot be compiled (reason on stderr) or the corpus
-cannot be read; 2 bad usage (argparse).
+Exit codes: 0 done; 1 the program cannot be parsed or compiled (reason on stderr); 2 bad usage
+or input (argparse, a FILE that cannot be read or is not UTF-8 text, no corpus or a damaged one).
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from languages.loda.corpus import CORPUS_ENV
 
@@ -42,9 +43,9 @@ def register(subparsers) -> None:
     p.set_defaults(func=check_loda_cmd)
 
 
-def _error(message: str) -> int:
+def _error(message: str, status: int = 1) -> int:
     print(f"error: {message}", file=sys.stderr)
-    return 1
+    return status
 
 
 def _library(path: str | None, required: bool):
@@ -63,16 +64,22 @@ def from_loda(args: argparse.Namespace) -> int:
 
     from .compiler import DEFAULT_CELL_LIMIT, UnsupportedProgram, compile_program
 
+    source = "<stdin>" if args.file == "-" else args.file
     try:
-        if args.file == "-":
-            text, source = sys.stdin.read(), "<stdin>"
-        else:
-            with open(args.file, encoding="utf-8") as handle:
-                text, source = handle.read(), args.file
+        data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+        text = data.decode("utf-8")
+    except OSError as error:
+        return _error(f"cannot read {source}: {error.strerror or error}", 2)
+    except UnicodeDecodeError as error:
+        return _error(f"{source}: not UTF-8 text: {error}", 2)
+    try:
         program = parse(text, source=source)
-        library = _library(args.corpus, required=False) if program.calls() else None
-    except (OSError, LodaError, ValueError) as error:
+    except LodaError as error:
         return _error(str(error))
+    try:
+        library = _library(args.corpus, required=False) if program.calls() else None
+    except (OSError, ValueError) as error:  # no corpus, or a damaged one (CorpusError)
+        return _error(str(error), 2)
     try:
         wat = compile_program(program, library, cell_limit=args.cell_limit or DEFAULT_CELL_LIMIT)
     except UnsupportedProgram as error:
@@ -85,12 +92,12 @@ def check_loda_cmd(args: argparse.Namespace) -> int:
     from .oeis import check_loda
 
     if args.terms < 1 or (args.sample is not None and args.sample < 1):
-        return _error("--terms and --sample must be positive")
+        return _error("--terms and --sample must be positive", 2)
     progress = not args.quiet
     try:
         corpus = _library(args.corpus, required=True)
-    except (OSError, ValueError) as error:
-        return _error(str(error))
+    except (OSError, ValueError) as error:  # no corpus, or a damaged one (CorpusError)
+        return _error(str(error), 2)
     result = check_loda(corpus, sample=args.sample, seed=args.seed, terms=args.terms, progress=progress)
     checked = result["checked"]
     share = f" ({100 * result['matched'] / checked:.1f}%)" if checked else ""
