@@ -5,6 +5,7 @@ program one change away and never call an excluded sequence."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from fractions import Fraction
 from math import comb, factorial
 
@@ -13,9 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from languages.loda.canonical import format_program
-from languages.loda.errors import LodaError
+from languages.loda.errors import LodaError, UnknownSequenceError
 from languages.loda.parser import parse
+from languages.loda.program import Operand, OperandKind, Program
+from languages.loda.search import search
 from languages.loda.search.formulas import formula_proposals, recurrence_fit, solve
+from languages.loda.search.mutation import mutation_proposals
 from languages.loda.vm import Evaluator, Limits
 
 LIMITS = Limits(max_steps=200_000, timeout=2.0)
@@ -150,3 +154,125 @@ def test_solve_exact_and_inconsistent():
 def test_programs_are_canonical_loda():
     for p in proposals([1, 1, 2, 6, 24, 120, 720, 5040], 3):
         assert format_program(parse(p.code)).startswith("#offset 3\n")
+
+
+# ---------------------------------------------------------------------------- mutation
+
+
+class Library:
+    """A corpus stand-in: `number in library` and `library.program(number)`."""
+
+    def __init__(self, programs: dict[int, str]):
+        self.programs = {number: parse(code) for number, code in programs.items()}
+
+    def __contains__(self, number: int) -> bool:
+        return number in self.programs
+
+    def program(self, number: int):
+        if number not in self.programs:
+            raise UnknownSequenceError(f"no program for A{number:06d}")
+        return self.programs[number]
+
+
+def first_hit(seeds, terms, offset=0, library=None, excluded=frozenset(), seconds=3.0):
+    """The first mutation proposal whose program reproduces `terms` in the VM, with the
+    proposals seen up to it."""
+    seen = []
+    for proposal in mutation_proposals(seeds, terms, offset, library, excluded, time.monotonic() + seconds):
+        seen.append(proposal)
+        try:
+            outputs = list(Evaluator(library=library, limits=LIMITS, forbidden=excluded)
+                           .iter_terms(parse(proposal.code), len(terms), start=offset))
+        except LodaError:
+            continue
+        if outputs == terms:
+            return proposal, seen
+    return None, seen
+
+
+TARGETS = {
+    # name: (target program, its terms from a(0) need the loop, the constant or the operation)
+    "affine": "mul $0,3\nadd $0,2\n",
+    "fibonacci": "mov $3,1\nlpb $0\n  sub $0,1\n  mov $2,$1\n  add $1,$3\n  mov $3,$2\nlpe\nmov $0,$1\n",
+    "triangular": "mov $1,$0\nadd $1,1\nmul $0,$1\ndiv $0,2\n",
+    "powers": "mov $1,2\npow $1,$0\nmov $0,$1\nsub $0,1\n",
+}
+
+
+def one_change(code: str, kind: str, choice: int) -> str:
+    """`code` with one constant moved, one operation type swapped or one operation deleted."""
+    ops = parse(code).operations
+    if kind == "constant":
+        slots = [i for i, op in enumerate(ops) if op.source is not None and op.source.kind is OperandKind.CONSTANT
+                 and op.op not in ("lpb", "seq")]
+        i = slots[choice % len(slots)]
+        value = ops[i].source.value
+        new = replace(ops[i], source=Operand.constant(value + (1, -1, 2, -2, 3)[choice % 5]))
+        ops = ops[:i] + (new,) + ops[i + 1:]
+    elif kind == "operation":
+        slots = [i for i, op in enumerate(ops) if op.op in ("add", "sub", "mul", "div", "mov")]
+        i = slots[choice % len(slots)]
+        other = [name for name in ("add", "sub", "mul", "div", "mod", "trn") if name != ops[i].op]
+        ops = ops[:i] + (replace(ops[i], op=other[choice % len(other)]),) + ops[i + 1:]
+    else:
+        slots = [i for i, op in enumerate(ops) if op.op not in ("lpb", "lpe")]
+        i = slots[choice % len(slots)]
+        ops = ops[:i] + ops[i + 1:]
+    return format_program(Program(ops))
+
+
+@settings(max_examples=25, deadline=None)
+@given(name=st.sampled_from(sorted(TARGETS)), kind=st.sampled_from(["constant", "operation", "deletion"]),
+       choice=st.integers(0, 50), offset=offsets)
+def test_mutations_reach_a_program_one_change_away(name, kind, choice, offset):
+    target = parse(TARGETS[name])
+    terms = list(Evaluator(limits=LIMITS).iter_terms(target, 10, start=offset))
+    seed = one_change(TARGETS[name], kind, choice)
+    hit, _ = first_hit([("model candidate 1", seed)], terms, offset)
+    assert hit is not None, (seed, terms)
+    assert hit.kind == "mutation" and hit.family == "mutation of model candidate 1"
+    assert run(hit.code, 10, offset) == terms
+
+
+def test_mutations_climb_two_changes():
+    # n(n+3)/3 is two constants from the triangular numbers; no single change gets closer
+    hit, _ = first_hit([("near-miss", "mov $1,$0\nadd $1,3\nmul $0,$1\ndiv $0,3\n")],
+                       [n * (n + 1) // 2 for n in range(10)], seconds=8.0)
+    assert hit is not None
+
+
+def test_mutations_never_call_an_excluded_sequence():
+    library = Library({
+        1: "mul $0,2\n",  # the target's own program: excluded
+        2: "seq $0,1\nadd $0,1\n",  # reaches the target: excluded too
+        3: "mul $0,2\nadd $0,1\n",  # the same terms, allowed
+    })
+    excluded = frozenset({1, 2})
+    terms = [2 * n + 1 for n in range(10)]
+    seeds = [("model candidate 1", "seq $0,2\n"), ("model candidate 2", "seq $0,1\nadd $0,2\n"),
+             ("model candidate 3", "seq $0,3\nadd $0,1\n")]
+    hit, seen = first_hit(seeds, terms, library=library, excluded=excluded)
+    assert hit is not None and seen
+    for proposal in seen:
+        assert not set(parse(proposal.code).calls()) & excluded, proposal.code
+    # exhaust them all: still nothing calls 1 or 2
+    for proposal in mutation_proposals(seeds, terms, 0, library, excluded, time.monotonic() + 0.5):
+        assert not set(parse(proposal.code).calls()) & excluded, proposal.code
+
+
+def test_mutation_respects_the_deadline():
+    seeds = [("model candidate 1", TARGETS["fibonacci"].replace("add $1,$3", "sub $1,$3"))]
+    terms = [n ** 5 - 7 for n in range(12)]  # nothing one change away
+    assert list(mutation_proposals(seeds, terms, 0, None, frozenset(), time.monotonic() - 1)) == []
+    started = time.monotonic()
+    for _ in mutation_proposals(seeds, terms, 0, None, frozenset(), started + 0.3):
+        pass
+    assert time.monotonic() - started < 0.45
+
+
+def test_search_verifies_mutations():
+    seeds = [("model candidate 3", "mul $0,3\nadd $0,1\n")]
+    found = search([2 * n + 1 for n in range(1, 9)], offset=1, seeds=seeds, families=["mutation"], time_limit=2,
+                   max_results=1)
+    assert found and found[0].family == "mutation of model candidate 3" and not found[0].weak
+    assert found[0].code.startswith("#offset 1\n")
