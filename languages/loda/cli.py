@@ -153,12 +153,9 @@ def cmd_search(args) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    if args.time_limit <= 0 or args.max_results < 1:
-        print("error: --time-limit must be positive and --max-results at least 1", file=sys.stderr)
-        return 2
     try:
         corpus = _load_corpus(args.corpus or find_default_corpus())
-    except FileNotFoundError as error:
+    except (FileNotFoundError, CorpusError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     index = TermsIndex.load(corpus, progress=sys.stderr.isatty())
@@ -228,8 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--terms", dest="term_list", required=True, metavar="T1,T2,...",
                    help="the known terms, a(offset) first")
     p.add_argument("--offset", type=int, default=0, help="index of the first given term (default 0)")
-    p.add_argument("--time-limit", type=float, default=2.0, help="seconds to search (default 2)")
-    p.add_argument("--max-results", type=int, default=5, help="programs to print at most (default 5)")
+    p.add_argument("--time-limit", type=positive_float, default=2.0, help="seconds to search (default 2)")
+    p.add_argument("--max-results", type=positive_int, default=5, help="programs to print at most (default 5)")
     p.add_argument("--forbid", default="", metavar="A000290,...", help="sequences no program may call")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--corpus", help="loda-programs checkout or tarball (default $CODEGEN_LODA_CORPUS, "

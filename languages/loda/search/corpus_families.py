@@ -28,7 +28,7 @@ from math import comb
 from typing import Callable, Iterator, Sequence
 
 from ..corpus import Corpus, sequence_id
-from . import Proposal
+from . import WELL_SUPPORTED, Proposal
 from .index import (DIFF, EVEN, ID, KEY_TERMS, NTIMES, ODD, SQUARE, VIEWS, TermsIndex, affine_key, pack, unpack,
                     view_terms)
 from .programs import (affine_lines, binomial, combination, composition, partial_sums,
@@ -250,7 +250,8 @@ def _view_fits(terms: Sequence[int], offset: int, index: TermsIndex, corpus: Cor
                 break
             number, view, start = unpack(packed)
             p0 = start - r
-            if p0 < 0 or number in excluded:
+            # partial sums of first differences: the sequence itself, found as such already
+            if p0 < 0 or number in excluded or (view == DIFF and d.kind == T_PSUM):
                 continue
             got = views.get(number, view)
             if got is None:
@@ -267,14 +268,18 @@ def _view_fits(terms: Sequence[int], offset: int, index: TermsIndex, corpus: Cor
 def _view_proposals(terms: Sequence[int], offset: int, index: TermsIndex, corpus: Corpus, views: _Views,
                     excluded: frozenset[int], deadline: float) -> list[tuple[tuple, Proposal]]:
     fits = _view_fits(terms, offset, index, corpus, views, excluded, deadline)
+    supports = _support(fits)
+    best = max(supports, default=0) or 1
     found: dict[str, tuple[tuple, Proposal]] = {}
-    for fit, support in zip(fits, _support(fits)):
+    for fit, support in zip(fits, supports):
         lines = _view_code(fit, offset)
         code = program(offset, lines)
-        prior = (-support, len(lines), _coefficient_cost(fit.a, fit.b), fit.number)
+        percent = 100 * support // best
+        # the order of Proposal.rank_key, as far as it is known before running
+        prior = (percent < WELL_SUPPORTED, len(lines), -percent, _coefficient_cost(fit.a, fit.b), fit.number)
         if code not in found or prior < found[code][0]:
             family, kind = _describe(fit.kind, fit.view, fit.number, fit.c, fit.a, fit.b)
-            found[code] = (prior, Proposal(code=code, family=family, kind=kind, support=support))
+            found[code] = (prior, Proposal(code=code, family=family, kind=kind, support=percent))
     return sorted(found.values(), key=lambda item: item[0])[:PER_STAGE]
 
 

@@ -30,13 +30,13 @@ from codegen.reports import atomic_write
 
 from ..corpus import Corpus, default_cache_dir
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 KEY_TERMS = 6  # terms of a window; a target needs at least this many (after its transform)
 
 # views of a corpus sequence s (index side); value: (name, window starts indexed)
 ID, DIFF, EVEN, ODD, SQUARE, NTIMES = range(6)
 VIEWS: dict[int, tuple[str, int]] = {
-    ID: ("s(n)", 5),
+    ID: ("s(n)", 8),
     DIFF: ("first differences", 3),
     EVEN: ("s(2n)", 3),
     ODD: ("s(2n+1)", 3),
