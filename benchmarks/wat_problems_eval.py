@@ -58,7 +58,9 @@ def held_out_problems(count: int, seed: int, levels: Sequence[int], training_set
     seen_exact: set[str] = set()
     for part in training_sets:
         seen_exact.update(p.text for p in generate_problems(part["count"], seed=part["seed"], levels=part["levels"],
-                                                            kinds=part.get("kinds")))
+                                                            kinds=part.get("kinds"),
+                                                            wording=part.get("wording", "classic"),
+                                                            templates=part.get("templates", "all")))
     seen_norm = {normalize_name(text) for text in seen_exact}
     size = count
     while True:

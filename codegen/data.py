@@ -443,6 +443,11 @@ def _tokenizer_fingerprint(tokenizer) -> str:
         state = tokenizer.backend_tokenizer.to_str()
     except AttributeError:
         state = json.dumps(sorted(tokenizer.get_vocab().items()))
+    from .tokenizer import number_reading
+
+    reading = number_reading(tokenizer)
+    if reading != "digits":  # prompts are marked differently; "digits" keeps the keys made before readings
+        state += "\0number_reading=" + reading
     return hashlib.sha1(state.encode()).hexdigest()[:16]
 
 

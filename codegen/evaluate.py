@@ -1,6 +1,6 @@
 """Evaluate a checkpoint (and/or the retrieval baseline) on the test split or on a set of programs.
 
-    python -m codegen.evaluate --checkpoint DIR --corpus PATH [--split test | --programs PATH]
+    python -m codegen.evaluate --checkpoint DIR --corpus PATH [--split test | --programs PATH | --problems FILE.jsonl]
         [--limit N] [--seed S] [--num-samples K] [--with-terms M] [--check-terms T]
         [--report-dir DIR] [--baseline report.json] [--baseline-model tfidf] [--no-constrain]
 
@@ -126,6 +126,55 @@ def load_program_targets(path: str | os.PathLike) -> tuple[list[Target], list[tu
                               offset=entry.offset, meta={"calls": list(entry.calls), "length": length,
                                                          "path": name}))
     return targets, skipped
+
+
+class ProblemsFileError(ValueError):
+    """A problems file line that is not `{"text", "answer", "level"}` (message: file, line, field)."""
+
+
+def load_problem_targets(path: str | os.PathLike) -> list[Target]:
+    """Problems with known answers from a JSONL file, one `{"text": str, "answer": int, "level":
+    int, "id": str (optional)}` a line (other fields are ignored; blank lines skipped), as targets
+    scored by result match. A bad line raises ProblemsFileError naming the file, line and field,
+    so a typo in a hand-written set is never silently skipped or scored as wrong."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ProblemsFileError(f"{path}: cannot read: {error}") from None
+    targets: list[Target] = []
+    seen: set[str] = set()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ProblemsFileError(f"{where}: not valid JSON ({error.msg})") from None
+        if not isinstance(row, dict):
+            raise ProblemsFileError(f"{where}: expected an object with text, answer and level")
+        for name, kind in (("text", str), ("answer", int), ("level", int)):
+            value = row.get(name)
+            if name not in row:
+                raise ProblemsFileError(f"{where}: field '{name}' missing")
+            # bool is an int in Python; `true` as an answer or level is a mistake in the file
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise ProblemsFileError(f"{where}: field '{name}' must be {'a string' if kind is str else 'an integer'}"
+                                        f", got {value!r}")
+        if not row["text"].strip():
+            raise ProblemsFileError(f"{where}: field 'text' is empty")
+        ident = row.get("id", f"line-{number}")
+        if not isinstance(ident, str) or not ident:
+            raise ProblemsFileError(f"{where}: field 'id' must be a non-empty string, got {ident!r}")
+        if ident in seen:
+            raise ProblemsFileError(f"{where}: field 'id' repeats {ident!r}")
+        seen.add(ident)
+        targets.append(Target(id=ident, description=row["text"], code=None, expected=row["answer"],
+                              meta={"level": row["level"]}))
+    if not targets:
+        raise ProblemsFileError(f"{path}: no problems in it")
+    return targets
 
 
 def choose_targets(targets: Sequence[Target], limit: int | None, seed: int) -> list[Target]:
@@ -352,6 +401,10 @@ def build_parser() -> argparse.ArgumentParser:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--split", default="test", choices=("train", "validation", "test"))
     source.add_argument("--programs", help="evaluate every LODA program in this directory / tarball instead")
+    source.add_argument("--problems", metavar="FILE.jsonl",
+                        help='evaluate problems with known answers instead: one {"text", "answer", "level"} '
+                        '(optional "id") a JSON line, scored by result match, with a by-level breakdown '
+                        "(e.g. corpora/wat-handwritten/problems.jsonl)")
     parser.add_argument("--recipe", help="data recipe of the split (default: the checkpoint's, else the "
                         "language's first)")
     parser.add_argument("--limit", type=int, help="evaluate a seeded random subset of N targets")
@@ -484,6 +537,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if skipped:
             print(f"{len(skipped)} program file(s) skipped, e.g. {skipped[0][0]}: {skipped[0][1]}", file=sys.stderr)
         source = {"programs": str(args.programs)}
+    elif args.problems:
+        try:
+            targets = load_problem_targets(args.problems)
+        except ProblemsFileError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        source = {"problems": str(args.problems)}
     else:
         from .data import load_split
 

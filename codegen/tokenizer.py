@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from .language import CodeError, Language, available_languages, get_language
-from .number_slots import SLOT_TOKENS, fill_slots, mark_prompt, prompt_numbers, slot_code_tokens
+from .number_slots import (DEFAULT_READING, READINGS, SLOT_TOKENS, fill_slots, mark_prompt, prompt_numbers,
+                           slot_code_tokens)
 from .prompts import TERMS_MARKER, language_tag
 
 META_FILE = "codegen_tokenizer.json"
@@ -260,17 +261,28 @@ def uses_number_slots(tokenizer) -> bool:
     return all(i is not None and i != tokenizer.unk_token_id for i in ids)
 
 
+def number_reading(tokenizer) -> str:
+    """How this tokenizer's prompts read numbers for their slots (`number_slots.READINGS`): its
+    codegen meta's `number_reading`, else "digits", the reading every tokenizer saved before it
+    existed was trained with, so old checkpoints see their prompts as before."""
+    reading = (getattr(tokenizer, "codegen_meta", None) or {}).get("number_reading", DEFAULT_READING)
+    if reading not in READINGS:
+        raise ValueError(f"{META_FILE}: number_reading {reading!r} is not one of {', '.join(READINGS)}")
+    return reading
+
+
 def encode_prompts(tokenizer, prompts: Sequence[str], **kwargs: Any):
     """The tokenizer applied to prompts, numbers marked with their slots where it uses them. Every
     prompt the model sees, in training and in generation, goes through here."""
     if uses_number_slots(tokenizer):
-        prompts = [mark_prompt(prompt) for prompt in prompts]
+        reading = number_reading(tokenizer)
+        prompts = [mark_prompt(prompt, reading) for prompt in prompts]
     return tokenizer(list(prompts), **kwargs)
 
 
 def slot_values(tokenizer, prompt: str | None) -> list[int]:
     """The numbers the slots of `prompt` stand for (none without slots or a prompt)."""
-    return prompt_numbers(prompt) if prompt and uses_number_slots(tokenizer) else []
+    return prompt_numbers(prompt, number_reading(tokenizer)) if prompt and uses_number_slots(tokenizer) else []
 
 
 def unused_slot_ids(tokenizer, prompts: Sequence[str]) -> list[list[int]] | None:
@@ -279,7 +291,8 @@ def unused_slot_ids(tokenizer, prompts: Sequence[str]) -> list[list[int]] | None
     if not uses_number_slots(tokenizer):
         return None
     ids = tokenizer.convert_tokens_to_ids(list(SLOT_TOKENS))
-    return [ids[len(prompt_numbers(prompt)):] for prompt in prompts]
+    reading = number_reading(tokenizer)
+    return [ids[len(prompt_numbers(prompt, reading)):] for prompt in prompts]
 
 
 def encode_code(tokenizer, language: Language | str, code: str, prompt: str | None = None) -> list[int]:
@@ -325,7 +338,7 @@ def decode_code(tokenizer, language: Language | str, ids: Iterable[int], prompt:
     lang = _language(language)
     tokens = code_tokens_from_ids(tokenizer, lang, ids)
     if uses_number_slots(tokenizer):
-        tokens = fill_slots(lang, tokens, prompt_numbers(prompt) if prompt else [])
+        tokens = fill_slots(lang, tokens, slot_values(tokenizer, prompt))
     return lang.detokenize(tokens)
 
 

@@ -207,14 +207,32 @@ def prepare_tokenizer(config: dict[str, Any]):
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(pretrained)
+        meta_file = Path(pretrained) / "codegen_tokenizer.json"
+        if meta_file.exists():  # its codegen meta (number reading, ...) goes with it
+            tokenizer.codegen_meta = json.loads(meta_file.read_text())
         add_language_tokens(tokenizer, [config["language"]])
-        return tokenizer
+        return _with_number_reading(tokenizer, config)
     path = resolve_path(spec, config.get("_source"))
     if not (path / "tokenizer_config.json").exists():
         raise ConfigError(f"{config['_source']}: field 'tokenizer': no tokenizer at {path} "
                           "(build one with `python -m codegen.tokenizer build --out DIR`)")
     tokenizer = load_tokenizer(path)
     add_language_tokens(tokenizer, [config["language"]])  # no-op when it already has them
+    return _with_number_reading(tokenizer, config)
+
+
+def _with_number_reading(tokenizer, config: dict[str, Any]):
+    """The tokenizer with `data.number_reading` recorded in its codegen meta, where the config sets
+    one: saved with the model (codegen_tokenizer.json), so generation reads numbers as training did."""
+    from .number_slots import READINGS
+
+    reading = (config.get("data") or {}).get("number_reading")
+    if reading is None:
+        return tokenizer
+    if reading not in READINGS:
+        raise ConfigError(f"{config.get('_source')}: field 'data.number_reading': {reading!r} is not one of "
+                          f"{', '.join(READINGS)}")
+    tokenizer.codegen_meta = {**(getattr(tokenizer, "codegen_meta", None) or {}), "number_reading": reading}
     return tokenizer
 
 
@@ -309,6 +327,8 @@ def run(config: dict[str, Any], *, corpus: str | None, output_dir: str, resume: 
         corpus_name, corpus_hash = _corpus_key(corpus)
     except (FileNotFoundError, OSError):
         pass
+    from .tokenizer import number_reading
+
     meta = {
         "language": config["language"], "recipes": list(config["recipes"]),
         "terms_in_prompt": config.get("terms_count", 8) if any(r.endswith("-terms") for r in config["recipes"])
@@ -317,6 +337,7 @@ def run(config: dict[str, Any], *, corpus: str | None, output_dir: str, resume: 
         "corpus": corpus_name, "corpus_hash": corpus_hash, "records": getattr(dataset, "full_sizes", None),
         "vocab_size": len(tokenizer), "parameters": parameters, "config_file": config.get("_source"),
         "leakage": getattr(dataset, "leakage_report", None),
+        "number_reading": number_reading(tokenizer),
     }
     if trainer.is_world_process_zero():
         # a run in progress already has its meta, so its checkpoint-N/ folders (which read the run's

@@ -223,3 +223,110 @@ def test_grammar_takes_a_negated_slot_only_after_a_sign(slotted):
     const = head[:-3]  # ... i64.const
     assert wat_ids["<n0>"] in wat_constraint.allowed_ids(wat_constraint.state_of(const + [wat_ids["-"]]))
     assert wat_ids["<n0>"] not in wat_constraint.allowed_ids(wat_constraint.state_of(const + [wat_ids["+"]]))
+
+
+# -- the "words" reading (issue 25): numbers as people write them ------------------------------
+
+@pytest.mark.parametrize("description, numbers", [
+    ("The town has 9,876 people.", [9876]),  # thousands separator
+    ("Is 1,234,567 even?", [1234567]),
+    ("What's the square of 1 024?", [1024]),  # a space as separator
+    ("Sum the digits of 1 000 000 007.", [1000000007]),
+    ("Sum 1, 2, 3 and 4.", [1, 2, 3, 4]),  # a comma and a space: a list
+    ("Pick a number between 3 and 4.", [3, 4]),
+    ("Compute gcd(12,18) and 12,34 and 1,2345.", [12, 18, 34, 1, 2345]),  # not groups of three: separate
+    ("What is -9,040 plus -12?", [-9040, -12]),
+    ("Add 9,876.5 and 2.", [2]),  # a decimal fraction is no integer
+    ("What is three hundred twelve plus forty-five?", [312, 45]),
+    ("Two thousand and six, fifteen hundred, a hundred and twelve.", [2006, 1500, 112]),
+    ("Nine thousand divided by 45.", [9000, 45]),
+    ("Count from one to one hundred one.", [1, 101]),
+    ("two three", [2, 3]),  # words that make no single number are two
+    ("How many eggs in a dozen?", [12]),
+    ("Which is smaller: three dozen or 40?", [3, 12, 40]),  # "dozen" is a factor, like "twice"
+    ("Buy 3 dozen eggs and half a dozen rolls.", [3, 12, 6]),
+    ("What is twice 8,675?", [2, 8675]),
+    ("Double 4,321, then triple it.", [2, 4321, 3]),
+    ("What is half of 3,570?", [2, 3570]),
+    ("Halve 48.", [2, 48]),
+    ("Half an hour is not a divisor; half the total is.", [2]),  # "half the": a division by 2
+    ("What is the tenth prime? Find the tenth one.", [10]),  # "one" after a determiner is a pronoun
+    ("The twenty-first prime and the fifth power.", [21, 5]),
+    ("The first and second terms.", []),  # order words, not numbers
+    ("No numbers here, someone.", []),
+])
+def test_words_reading(description, numbers):
+    prompt = make_prompt("wat", description)
+    assert prompt_numbers(prompt, "words") == numbers
+
+
+@pytest.mark.parametrize("description, numbers", [
+    ("The town has 9,876 people.", [9, 876]),
+    ("What is three hundred twelve plus forty-five?", []),
+    ("What is twice 1 024?", [1, 24]),
+    ("How many eggs in a dozen?", []),
+])
+def test_digits_reading_is_the_default_and_unchanged(description, numbers):
+    prompt = make_prompt("wat", description)
+    assert prompt_numbers(prompt) == prompt_numbers(prompt, "digits") == numbers
+
+
+def test_words_reading_marks_whole_spans():
+    prompt = make_prompt("wat", "What is twice three hundred twelve, less 9,876? <terms> 1, 2")
+    assert mark_prompt(prompt, "words") == "<wat> What is <n0> twice <n1> three hundred twelve, less <n2> 9,876?" \
+        " <terms> 1, 2"
+    with pytest.raises(ValueError, match="unknown number reading"):
+        prompt_numbers(prompt, "roman")
+
+
+def test_generated_levels_1_to_3_read_alike():
+    # the shipped model was trained with the digits reading: on the generator's levels 1-3 the
+    # words reading must give the same slots, so those prompts look exactly as in training
+    from languages.wat.problems import generate_problems
+
+    for problem in generate_problems(1500, seed=11, levels=(1, 2, 3)):
+        prompt = make_prompt("wat", problem.text)
+        assert prompt_numbers(prompt, "words") == prompt_numbers(prompt), problem.text
+
+
+def test_tokenizer_number_reading_flag(slotted):
+    from codegen.tokenizer import number_reading
+
+    wat = get_language("wat")
+    prompt = make_prompt("wat", "Double 9,876.")
+    code = wat.canonicalize('(module (func (export "main") (result i64) i64.const 9876 i64.const 2 i64.mul))')
+    saved = dict(slotted.codegen_meta)
+    try:
+        assert number_reading(slotted) == "digits"  # nothing recorded: as every older tokenizer
+        digits_ids = encode_prompts(slotted, [prompt])["input_ids"][0]
+        assert slotted.convert_ids_to_tokens(digits_ids).count("<n1>") == 1  # 9 and 876
+        assert slotted.convert_tokens_to_ids("<n2>") not in digits_ids
+        slotted.codegen_meta = {**saved, "number_reading": "words"}
+        assert number_reading(slotted) == "words"
+        words_ids = encode_prompts(slotted, [prompt])["input_ids"][0]
+        assert words_ids != digits_ids
+        ids = encode_code(slotted, wat, code, prompt)
+        tokens = slotted.convert_ids_to_tokens(ids)
+        assert "<n1>" in tokens and "<n0>" in tokens and "<wat:d9>" not in tokens  # 9876 and 2 copied whole
+        assert decode_code(slotted, wat, ids, prompt) == code
+        assert unused_slot_ids(slotted, [prompt])[0] == slotted.convert_tokens_to_ids(list(SLOT_TOKENS[2:]))
+        slotted.codegen_meta = {**saved, "number_reading": "roman"}
+        with pytest.raises(ValueError, match="number_reading"):
+            number_reading(slotted)
+    finally:
+        slotted.codegen_meta = saved
+
+
+def test_config_number_reading_goes_to_the_tokenizer(slotted):
+    from codegen.config import ConfigError
+    from codegen.train import _with_number_reading
+
+    saved = dict(slotted.codegen_meta)
+    try:
+        assert _with_number_reading(slotted, {"data": {}}).codegen_meta == saved  # unset: the tokenizer's own
+        assert _with_number_reading(slotted, {"data": {"number_reading": "words"}}).codegen_meta["number_reading"] \
+            == "words"
+        with pytest.raises(ConfigError, match="number_reading"):
+            _with_number_reading(slotted, {"_source": "x.yaml", "data": {"number_reading": "roman"}})
+    finally:
+        slotted.codegen_meta = saved

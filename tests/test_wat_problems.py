@@ -153,16 +153,24 @@ def test_kinds_narrow_a_set_without_changing_the_unfiltered_draws():
 def test_problem_sets_join_parts_and_name_a_malformed_one():
     from languages.wat.problems import problem_sets
 
-    assert problem_sets(count=5, seed=2, levels="1,3") == [{"count": 5, "seed": 2, "levels": (1, 3), "kinds": None}]
+    classic = {"wording": "classic", "templates": "all"}
+    assert problem_sets(count=5, seed=2, levels="1,3") == [{"count": 5, "seed": 2, "levels": (1, 3), "kinds": None,
+                                                            **classic}]
     assert problem_sets(parts=[{"count": 4}, {"count": 3, "seed": 1, "levels": [2], "kinds": "chain, expr"}]) == [
-        {"count": 4, "seed": 0, "levels": (1, 2, 3, 4, 5), "kinds": None},
-        {"count": 3, "seed": 1, "levels": (2,), "kinds": ("chain", "expr")}]
+        {"count": 4, "seed": 0, "levels": (1, 2, 3, 4, 5), "kinds": None, **classic},
+        {"count": 3, "seed": 1, "levels": (2,), "kinds": ("chain", "expr"), **classic}]
+    # wording and templates: the recipe's default, overridden per part
+    assert [(s["wording"], s["templates"]) for s in problem_sets(
+        wording="diverse", templates="train", parts=[{"count": 4}, {"count": 2, "templates": "all"}])] == [
+        ("diverse", "train"), ("diverse", "all")]
     for parts, field in [([{"count": 4, "sed": 1}], "parts[0]: unknown field(s) ['sed']"),
                          ([{"count": 4, "levels": [1], "kinds": ["chain"]}], "parts[0]: unknown kinds ['chain']"),
                          ([{"count": 4, "kinds": 7}], "parts[0]: kinds must be a list"),
                          ([{"count": 4}, {"seed": 1}], "parts[1]: missing field 'count'"),
                          ([{"count": 4, "levels": [9]}], "parts[0]: unknown levels [9]"),
                          ([{"count": "many"}], "parts[0]: count and seed must be integers"),
+                         ([{"count": 4, "wording": "fancy"}], "parts[0]: wording must be one of classic"),
+                         ([{"count": 4, "templates": "held-out"}], "parts[0]: templates 'held-out' needs"),
                          ([], "non-empty list"), ([3], "parts[0] must be a mapping")]:
         with pytest.raises(ValueError, match=re.escape(field)):
             problem_sets(parts=parts)
@@ -204,3 +212,115 @@ def test_heldout_benchmark_excludes_the_texts_of_every_part():
     assert any(p.text in second and p.text not in first for p in drawn)  # the second part did exclude
     with pytest.raises(ValueError, match="seed must differ"):
         module.held_out_problems(10, 1, [2], sets)
+
+
+
+# -- diverse wordings and template families (issue 25) ------------------------------------------
+
+# the shipped model's benchmark set (seed 20261122) and training parts are named by (count, seed,
+# levels): the classic generation must stay byte for byte what it was before template families
+CLASSIC_SEED0_SHA1 = "89681676248e1dbe944e5de79046c434f5b6ddc7"
+
+
+def _classic_digest(problems) -> str:
+    digest = hashlib.sha1()
+    for p in problems:
+        digest.update(repr((p.id, p.level, p.kind, p.text, p.wat, p.answer)).encode())
+    return digest.hexdigest()
+
+
+def test_classic_generation_is_unchanged_and_named():
+    problems = generate_problems(300, seed=0)
+    assert _classic_digest(problems) == CLASSIC_SEED0_SHA1
+    assert all(p.template == f"{p.kind}/classic" for p in problems)
+    with pytest.raises(ValueError, match="needs wording='diverse'"):
+        generate_problems(5, templates="held-out")
+    with pytest.raises(ValueError, match="unknown wording"):
+        generate_problems(5, wording="fancy")
+
+
+DIVERSE_SAMPLE = generate_problems(1200, seed=21, wording="diverse")
+
+
+def test_diverse_programs_give_the_python_answers():
+    mismatches = [(p.text, p.answer) for p in DIVERSE_SAMPLE[:400] if Sandbox(p.wat).call("main") != p.answer]
+    assert not mismatches
+    for p in DIVERSE_SAMPLE:
+        assert format_wat(p.wat) == p.wat and I64_MIN <= p.answer <= I64_MAX
+
+
+def test_diverse_wordings_are_many_and_varied():
+    from languages.wat.problems import DIVERSE, kind_names
+
+    kinds = {kind for level in GENERATORS for kind in kind_names(level)}
+    assert set(DIVERSE) == kinds  # every kind has diverse families
+    for kind, (_, families) in DIVERSE.items():
+        assert len(families) >= 3, kind
+        assert any(f.held_out for f in families) and not all(f.held_out for f in families), kind
+        assert len({f.id for f in families}) == len(families)
+    seen = {p.template for p in DIVERSE_SAMPLE}
+    assert len(seen) >= 150  # nearly every family appears in 1,200 problems
+    texts = [p.text for p in DIVERSE_SAMPLE]
+    assert len(set(texts)) == len(texts)
+    joined = "\n".join(texts)
+    assert re.search(r"\d,\d{3}\b", joined) and re.search(r"\d \d{3}\b", joined)  # separators
+    assert re.search(r"\b(hundred|thousand|twenty|forty)\b", joined)  # numbers in words
+    assert re.search(r"years old|classrooms|house number|opened", joined)  # distractor clauses
+    assert re.search(r"(, then |; after that |, next ).*(, then |; after that |, next |, and then )", joined)
+
+
+def test_diverse_numbers_are_read_by_the_words_reading():
+    """Every number a diverse text shows is one the prompt's slots can carry: in words or with
+    separators, the words reading gives back the value the program uses (at most 8 slots)."""
+    from codegen.number_slots import MAX_SLOTS, prompt_numbers
+    from languages.wat.problems import number_words
+
+    for n in [0, 7, 12, 19, 20, 45, 100, 101, 312, 1000, 2006, 19999, 70010, 999999, 1234567, 10 ** 9 + 7]:
+        assert prompt_numbers(number_words(n), "words") == [n], number_words(n)
+    for p in DIVERSE_SAMPLE:
+        numbers = prompt_numbers(p.text, "words")
+        assert len(numbers) <= MAX_SLOTS, p.text
+        if p.kind in ("add", "sub", "mul", "mod", "square", "gcd", "lcm", "is_prime", "digit_sum", "totient"):
+            constants = {int(v) for v in re.findall(r"i64\.const (-?\d+)", p.wat)}
+            shown = set(numbers)
+            # the problem's operands (not the program's structural 0, 1, 2, 10) are read from the text
+            operands = {v for v in constants if abs(v) > 12}
+            assert operands <= shown, (p.text, operands, shown)
+
+
+def test_template_split_holds_out_whole_families():
+    from languages.wat.problems import DIVERSE, template_families
+
+    held = {f.id for _, families in DIVERSE.values() for f in families if f.held_out}
+    train = generate_problems(800, seed=3, wording="diverse", templates="train")
+    unseen = generate_problems(300, seed=4, wording="diverse", templates="held-out")
+    assert not {p.template for p in train} & held
+    assert {p.template for p in unseen} <= held and len({p.template for p in unseen}) >= 30
+    assert not {p.text for p in train} & {p.text for p in unseen}
+    assert template_families("add", "held-out") == ["add/together", "add/container"]
+    assert "add/classic" in template_families("add", "train") and "add/together" not in template_families(
+        "add", "train")
+
+
+def test_recipe_reads_wording_and_names_the_template():
+    from languages.wat.language import WatLanguage
+
+    records = list(WatLanguage().records("wat-problems", None, count=40, seed=2, wording="diverse",
+                                         templates="train"))
+    assert len(records) == 40 and all(r.meta["template"].split("/")[0] == r.meta["kind"] for r in records)
+    assert any(not r.meta["template"].endswith("/classic") for r in records)
+    classic = list(WatLanguage().records("wat-problems", None, count=10, seed=2))
+    assert [r.meta["text"] for r in classic] == [p.text for p in generate_problems(10, seed=2)]
+
+
+def test_problems_cli_writes_a_problems_file(tmp_path):
+    import json
+
+    from languages.wat.problems import main
+
+    out = tmp_path / "unseen.jsonl"
+    assert main(["--count", "12", "--seed", "5", "--wording", "diverse", "--templates", "held-out",
+                 "--out", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 12 and {"id", "text", "answer", "level", "template"} <= set(rows[0])
+    assert main(["--count", "3", "--templates", "held-out"]) == 2

@@ -127,22 +127,29 @@ class WatLanguage(Language):
     # -------------------------------------------------------------- recipes
     def problem_records(self, corpus: Any = None, *, count: int = 10_000, seed: int = 0,
                         levels: Sequence[int] | str = (1, 2, 3, 4, 5),
-                        parts: Sequence[dict] | None = None, **_: Any) -> Iterator[Record]:
+                        parts: Sequence[dict] | None = None, wording: str = "classic", templates: str = "all",
+                        **_: Any) -> Iterator[Record]:
         """Generated problems: id = problem id (content-derived), prompt = `<wat> text`,
         code = canonical WAT, expected = the answer (computed in Python).
         `parts` (a list of {count, seed, levels, kinds} sets, in place of the three options) joins
         several generated sets, e.g. an earlier stage's set plus extra level-2 problems; a text
-        already yielded by an earlier part is skipped. `corpus` and other options (e.g.
-        `include_denied`) are ignored."""
+        already yielded by an earlier part is skipped. `wording`/`templates` (also per part) choose
+        the generator's wordings: "classic" (the default, as every model before issue 25 saw) or
+        "diverse" template families, all of them, those for "train" or only the "held-out" ones
+        (`problems.generate_problems`); each record's meta names its template family. `corpus` and
+        other options (e.g. `include_denied`) are ignored."""
         seen: set[str] = set()
-        for options in problem_sets(count=count, seed=seed, levels=levels, parts=parts):
+        for options in problem_sets(count=count, seed=seed, levels=levels, parts=parts, wording=wording,
+                                    templates=templates):
             for p in generate_problems(options["count"], seed=options["seed"], levels=options["levels"],
-                                       kinds=options["kinds"]):
+                                       kinds=options["kinds"], wording=options["wording"],
+                                       templates=options["templates"]):
                 if p.text in seen:
                     continue
                 seen.add(p.text)
                 yield Record(id=p.id, prompt=make_prompt(self.name, p.text), code=p.wat, expected=p.answer,
-                             meta={"level": p.level, "kind": p.kind, "text": p.text, "recipe": "wat-problems"})
+                             meta={"level": p.level, "kind": p.kind, "text": p.text, "recipe": "wat-problems",
+                                   "template": p.template})
 
     def check_recipe_options(self, recipe: str, options: Mapping[str, Any]) -> None:
         if recipe == "wat-problems":
