@@ -169,14 +169,21 @@ def _polynomial_text(coefficients: Sequence[Fraction]) -> str:
     return body if q == 1 else f"({body})/{q}"
 
 
-def polynomial_proposal(terms: Sequence[int], offset: int) -> Proposal | None:
+def polynomial_proposals(terms: Sequence[int], offset: int) -> list[tuple[int, Proposal]]:
+    """The least-degree polynomial, as [(its non-zero coefficients, proposal)] (or [])."""
     fit = polynomial_fit(terms, offset)
     if fit is None:
-        return None
+        return []
     coefficients, weak = fit
     degree = max((k for k, c in enumerate(coefficients) if c), default=0)
-    return Proposal(_program(offset, polynomial_lines(coefficients)),
-                    f"polynomial degree {degree}: a(n) = {_polynomial_text(coefficients)}", "polynomial", weak)
+    proposal = Proposal(_program(offset, polynomial_lines(coefficients)),
+                        f"polynomial degree {degree}: a(n) = {_polynomial_text(coefficients)}", "polynomial", weak)
+    return [(_parameters(coefficients), proposal)]
+
+
+def _parameters(numbers: Sequence) -> int:
+    """How many numbers a fit chose (its non-zero ones): fewer is the more believable fit."""
+    return sum(1 for value in numbers if value)
 
 
 # ---------------------------------------------------------------------------- linear recurrences
@@ -235,9 +242,10 @@ def _recurrence_text(coefficients: Sequence[Fraction], constant: Fraction) -> st
     return f"a(n) = {body}" if q == 1 else f"a(n) = ({body})/{q}"
 
 
-def recurrence_proposals(terms: Sequence[int], offset: int, deadline: float) -> Iterator[Proposal]:
-    """Least order first, homogeneous before a constant term; stops after the first fit the
-    terms check (a higher order fitting as well says nothing more), and after MAX_WEAK weak ones."""
+def recurrence_proposals(terms: Sequence[int], offset: int, deadline: float) -> Iterator[tuple[int, Proposal]]:
+    """(parameters: non-zero coefficients and the initial values, proposal), least order first,
+    homogeneous before a constant term; stops after the first fit the terms check (a higher order
+    fitting as well says nothing more), and after MAX_WEAK weak ones."""
     weak_left = MAX_WEAK
     for order in range(1, MAX_ORDER + 1):
         for constant in (False, True):
@@ -255,8 +263,9 @@ def recurrence_proposals(terms: Sequence[int], offset: int, deadline: float) -> 
                 return
             weak_left -= weak
             lines = recurrence_lines(terms[:order], coefficients, shift, offset)
-            yield Proposal(_program(offset, lines),
-                           f"recurrence order {order}: {_recurrence_text(coefficients, shift)}", "recurrence", weak)
+            proposal = Proposal(_program(offset, lines), f"recurrence order {order}: "
+                                f"{_recurrence_text(coefficients, shift)}", "recurrence", weak)
+            yield order + _parameters(fit), proposal
             if not weak:
                 return
 
@@ -321,25 +330,30 @@ def hypergeometric_lines(first: int, p: int, q: int, u: int, v: int, offset: int
             "lpb $0", "sub $0,1", "add $2,1", *factor, *divide, "lpe", "mov $0,$1"]
 
 
-def hypergeometric_proposal(terms: Sequence[int], offset: int) -> Proposal | None:
+def hypergeometric_proposals(terms: Sequence[int], offset: int) -> list[tuple[int, Proposal]]:
+    """[(parameters: the ratio's non-zero numbers but one, and a(offset); proposal)] (or [])."""
     fit = hypergeometric_fit(terms, offset)
     if fit is None:
-        return None
+        return []
     p, q, u, v, weak = fit
     if p == 0 and q == 0:
-        return None  # zero after the first term: a polynomial or recurrence says it simpler
+        return []  # zero after the first term: a polynomial or recurrence says it simpler
     if u == 0 and p == 0:
-        return None  # a geometric sequence: the order-1 recurrence
-    ratio = _linear_text(p, q) if u == 0 and v == 1 else f"({_linear_text(p, q)})/({_linear_text(u, v)})"
-    return Proposal(_program(offset, hypergeometric_lines(terms[0], p, q, u, v, offset)),
-                    f"recurrence a(n) = a(n-1)*{ratio}", "recurrence", weak)
+        return []  # a geometric sequence: the order-1 recurrence
+    ratio = _factor_text(p, q) if u == 0 and v == 1 else f"{_factor_text(p, q)}/{_factor_text(u, v)}"
+    proposal = Proposal(_program(offset, hypergeometric_lines(terms[0], p, q, u, v, offset)),
+                        f"recurrence a(n) = a(n-1)*{ratio}", "recurrence", weak)
+    # the ratio's numbers are chosen up to a common scale (one fewer), plus the initial a(offset)
+    return [(_parameters((p, q, u, v)), proposal)]
 
 
-def _linear_text(slope: int, intercept: int) -> str:
+def _factor_text(slope: int, intercept: int) -> str:
+    """`slope*n + intercept` as a factor: bracketed where it has two terms."""
     parts = [_signed(slope, "n", True)] if slope else []
     if intercept or not parts:
         parts.append(_signed(intercept, "", not parts))
-    return "".join(parts)
+    text = "".join(parts)
+    return f"({text})" if len(parts) > 1 or text.startswith("-") else text
 
 
 # ---------------------------------------------------------------------------- the family
@@ -347,26 +361,21 @@ def _linear_text(slope: int, intercept: int) -> str:
 
 def formula_proposals(terms: Sequence[int], offset: int, deadline: float) -> Iterator[Proposal]:
     """Polynomials, linear recurrences and hypergeometric terms fitting `terms` from a(`offset`),
-    simplest first, the fits the terms check before the weak ones. Stops at `deadline`
-    (time.monotonic())."""
+    the fits the terms check before the weak ones, each by how few numbers it chose (a fit with
+    fewer free numbers is less likely a coincidence). Stops at `deadline` (time.monotonic())."""
     terms = [int(t) for t in terms]
     if len(terms) < MIN_TERMS:
         return
-    weak: list[Proposal] = []
-    makers = (lambda: [polynomial_proposal(terms, offset)],
+    found: list[tuple[bool, int, int, Proposal]] = []
+    makers = (lambda: polynomial_proposals(terms, offset),
               lambda: recurrence_proposals(terms, offset, deadline),
-              lambda: [hypergeometric_proposal(terms, offset)])
+              lambda: hypergeometric_proposals(terms, offset))
     for make in makers:
         if time.monotonic() > deadline:
             return
-        for proposal in make():
-            if proposal is None:
-                continue
-            if proposal.weak:
-                weak.append(proposal)
-            else:
-                yield proposal
-    yield from weak
+        found += [(proposal.weak, parameters, len(found), proposal) for parameters, proposal in make()]
+    for *_, proposal in sorted(found, key=lambda entry: entry[:3]):
+        yield proposal
 
 
 __all__ = ["formula_proposals", "hypergeometric_fit", "polynomial_fit", "recurrence_fit", "solve", "solve_with_rank"]

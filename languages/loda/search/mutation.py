@@ -19,8 +19,7 @@ budget while matching at least half of them, are yielded: the orchestrator's ver
 its larger limits) is then spent on likely hits, not on the thousands of variants that fail at
 once. A variant that reproduces more leading terms than its parent becomes a parent itself (up
 to MAX_DEPTH changes from its seed): the search climbs from the best near-miss. Parents take
-turns round by round (breadth-first over seeds), best score first, a better one taking more
-variants per turn.
+turns (breadth-first over seeds), a better one more often.
 """
 from __future__ import annotations
 
@@ -43,7 +42,9 @@ SCORE_STEPS = 50_000  # per term, for the cheap run that scores a variant
 SCORE_SECONDS = 0.02  # per variant
 SCORE_MEMORY = 10_000
 MAX_DEPTH = 3  # changes from the seed, at most
-CHUNK = 12  # variants of one parent per turn, times (1 + its score)
+CHUNK = 12  # variants of one parent per turn
+MIN_CLIMB = 2  # leading terms a variant must reproduce to become a parent itself (a(0) = 0 is cheap)
+CHILDREN = 3  # variants one parent makes parents, beyond those that beat all its earlier ones
 MAX_PARENTS = 200  # parents waiting for a turn, at most (the worst are dropped)
 MAX_CELLS = 8  # cells $0..$7 tried as new operands
 NEIGHBOURS = (1, -1, 2, -2, 3, -3)
@@ -144,15 +145,26 @@ def removal_variants(ops: tuple[Operation, ...]) -> Iterator[tuple[Operation, ..
 
 
 def insertion_variants(ops: tuple[Operation, ...]) -> Iterator[tuple[Operation, ...]]:
-    """One operation inserted: common types first, then constants before cells, at every position."""
-    cells = _cells(ops)
-    sources = [Operand.constant(value) for value in INSERT_CONSTANTS] + [Operand.direct(cell) for cell in cells]
-    for name in INSERT_OPS:
+    """One operation inserted at any position: the common types with the commonest operands
+    first, then with the program's own constants and more small ones, then the rarer types."""
+    cells = [Operand.direct(cell) for cell in _cells(ops)]
+    basic = [Operand.constant(value) for value in INSERT_CONSTANTS] + cells
+    own = [op.source.value for op in ops if _mutable_source(op) and op.source.kind is OperandKind.CONSTANT]
+    extra = [Operand.constant(v) for v in dict.fromkeys([*own, *SMALL_VALUES]) if v not in INSERT_CONSTANTS]
+    rare = [name for name in COMMON_OPS if name not in INSERT_OPS]
+    zero = [Operand.constant(0)]  # equ/neq/leq/geq $k,0: the tests programs make of a cell
+    for names, sources in ((INSERT_OPS, basic), (INSERT_OPS, extra), (rare, zero + basic)):
+        yield from _insertions(ops, names, sources, cells)
+
+
+def _insertions(ops: tuple[Operation, ...], names: Sequence[str], sources: Sequence[Operand],
+                targets: Sequence[Operand]) -> Iterator[tuple[Operation, ...]]:
+    for name in names:
         for source in sources:
-            for target in cells:
-                if source.kind is OperandKind.DIRECT and source.value == target:
+            for target in targets:
+                if source == target:
                     continue
-                new = Operation(name, Operand.direct(target), source)
+                new = Operation(name, target, source)
                 for position in range(len(ops) + 1):
                     yield ops[:position] + (new,) + ops[position:]
 
@@ -172,14 +184,23 @@ def variants(ops: tuple[Operation, ...], hints: Sequence[int]) -> Iterator[tuple
 
 @dataclass(order=True)
 class _Parent:
-    turn: int
-    rank: int  # minus the score: the best parent of a turn first
+    """A program whose variants are being tried; parents take turns by `due` (a virtual clock:
+    after a turn of CHUNK variants a parent is due again 1 / (1 + score) later, so one reproducing
+    7 leading terms takes 8 turns for each turn of one reproducing none)."""
+
+    due: float
+    rank: int  # minus the score: of parents due together, the best first
     order: int
     label: str = field(compare=False)
     ops: tuple[Operation, ...] = field(compare=False)
     score: int = field(compare=False)
     depth: int = field(compare=False)
     stream: Iterator[tuple[Operation, ...]] | None = field(default=None, compare=False)
+    children: int = field(default=0, compare=False)  # variants it made parents
+    best_child: int = field(default=0, compare=False)  # the best score among them
+
+    def later(self) -> float:
+        return self.due + 1 / (1 + self.score)
 
 
 class _Scorer:
@@ -274,9 +295,15 @@ def mutation_proposals(seeds: Sequence[tuple[str, str]], terms: Sequence[int], o
 
 
 class _Climb:
-    """The parents waiting for a turn (`queue`), and the best variants that did not beat their
-    parent (`reserve`): once every parent is spent, those become parents in turn, since a
-    target two changes away is often reached through a variant no better than its seed."""
+    """The seeds waiting for a turn (`seeds`), the variants made parents (`climb`), and the best
+    variants that were not (`reserve`). Seeds and climbers take turns alternately: most targets
+    are one change from a seed, and a climber reproducing a few leading terms by chance must not
+    starve that neighbourhood. Once every parent is spent, the reserve become parents in turn,
+    since a target two changes away is often reached through a variant no better than its seed.
+
+    A variant becomes a parent where it reproduces more leading terms than its parent (at least
+    MIN_CLIMB), for the first CHILDREN of a parent and then only the ones beating all its earlier
+    children: enough to climb from a near-miss without starving the seeds' own neighbourhoods."""
 
     def __init__(self, terms: list[int], offset: int, corpus, excluded: frozenset[int], deadline: float):
         self.offset, self.corpus, self.excluded, self.deadline = offset, corpus, excluded, deadline
@@ -285,8 +312,10 @@ class _Climb:
         self.hints = _hints(terms)
         self.seen: set[str] = set()
         self.order = itertools.count()
-        self.queue: list[_Parent] = []
+        self.seeds: list[_Parent] = []
+        self.climb: list[_Parent] = []
         self.reserve: list[_Parent] = []
+        self.alternate = itertools.cycle((0, 1))
 
     def run(self, seeds: list[tuple[str, tuple[Operation, ...]]]) -> Iterator[Proposal]:
         for label, ops in seeds:
@@ -295,14 +324,23 @@ class _Climb:
             program = Program(ops, offset=self.offset)
             self.seen.add(format_program(program))
             score = self.scorer.score(program)[0] if _callable(ops, self.corpus, self.excluded) else 0
-            self._push(self.queue, _Parent(0, -score, 0, label, ops, score, 0))
+            self._push(self.seeds, _Parent(0.0, -score, 0, label, ops, score, 0))
         while time.monotonic() < self.deadline:
-            if not self.queue:
-                if not self.reserve:
-                    return
-                self.queue, self.reserve = self.reserve, []
-                heapq.heapify(self.queue)
-            yield from self._turn(heapq.heappop(self.queue))
+            heap = self._next_heap()
+            if heap is None:
+                return
+            yield from self._turn(heapq.heappop(heap))
+
+    def _next_heap(self) -> list[_Parent] | None:
+        """The heap whose parent takes the next turn: seeds and climbers alternately, the reserve
+        (moved to the climbers) once both are empty; None when all are."""
+        if not self.seeds and not self.climb:
+            if not self.reserve:
+                return None
+            self.climb, self.reserve = self.reserve, []
+            heapq.heapify(self.climb)
+        first = (self.seeds, self.climb)[next(self.alternate)]
+        return first if first else (self.climb if first is self.seeds else self.seeds)
 
     def _push(self, heap: list[_Parent], parent: _Parent) -> None:
         heapq.heappush(heap, replace(parent, order=next(self.order)))
@@ -310,7 +348,7 @@ class _Climb:
             heap[:] = heapq.nsmallest(MAX_PARENTS, heap)
 
     def _turn(self, parent: _Parent) -> Iterator[Proposal]:
-        """Up to CHUNK * (1 + score) variants of `parent`; it waits for the next turn if it has more."""
+        """Up to CHUNK variants of `parent`; it is due again later if it has more."""
         if parent.stream is None:
             parent.stream = variants(parent.ops, self.hints)
         for taken, ops in enumerate(parent.stream, start=1):
@@ -319,13 +357,13 @@ class _Climb:
             proposal = self._try(ops, parent)
             if proposal is not None:
                 yield proposal
-            if taken >= CHUNK * (1 + parent.score):
-                self._push(self.queue, replace(parent, turn=parent.turn + 1))
+            if taken >= CHUNK:
+                self._push(self.seeds if parent.depth == 0 else self.climb, replace(parent, due=parent.later()))
                 return
 
     def _try(self, ops: tuple[Operation, ...], parent: _Parent) -> Proposal | None:
         """The variant as a proposal where it is worth verifying; kept as a parent where it may
-        change further (in the queue where it beats its parent, else in the reserve)."""
+        change further (a climber or in the reserve)."""
         if not _callable(ops, self.corpus, self.excluded):
             return None
         program = Program(ops, offset=self.offset)
@@ -335,11 +373,20 @@ class _Climb:
         self.seen.add(code)
         score, stopped = self.scorer.score(program)
         if 0 < score < self.total and parent.depth + 1 < MAX_DEPTH:
-            child = _Parent(parent.turn, -score, 0, parent.label, ops, score, parent.depth + 1)
-            self._push(self.queue if score > parent.score else self.reserve, child)
+            self._adopt(parent, ops, score)
         if score == self.total or (stopped and 2 * score >= self.total):
             return Proposal(code, f"mutation of {parent.label}", "mutation")
         return None
+
+    def _adopt(self, parent: _Parent, ops: tuple[Operation, ...], score: int) -> None:
+        child = _Parent(parent.due, -score, 0, parent.label, ops, score, parent.depth + 1)
+        climbs = score > parent.score and score >= MIN_CLIMB
+        if climbs and (parent.children < CHILDREN or score > parent.best_child):
+            parent.children += 1
+            parent.best_child = max(parent.best_child, score)
+            self._push(self.climb, replace(child, due=child.later()))
+        else:
+            self._push(self.reserve, child)
 
 
 __all__ = ["mutation_proposals", "substitutes", "variants"]
