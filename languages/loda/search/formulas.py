@@ -367,9 +367,10 @@ def formula_proposals(terms: Sequence[int], offset: int, deadline: float) -> Ite
     if len(terms) < MIN_TERMS:
         return
     found: list[tuple[bool, int, int, Proposal]] = []
-    makers = (lambda: polynomial_proposals(terms, offset),
-              lambda: recurrence_proposals(terms, offset, deadline),
-              lambda: hypergeometric_proposals(terms, offset))
+    makers = [lambda: polynomial_proposals(terms, offset)]
+    if len(set(terms)) > 1:  # a constant is a polynomial; its recurrences would only repeat it
+        makers += [lambda: recurrence_proposals(terms, offset, deadline),
+                   lambda: hypergeometric_proposals(terms, offset)]
     for make in makers:
         if time.monotonic() > deadline:
             return

@@ -18,8 +18,9 @@ count the leading terms it reproduces. Only those that reproduce every given ter
 budget while matching at least half of them, are yielded: the orchestrator's verification (with
 its larger limits) is then spent on likely hits, not on the thousands of variants that fail at
 once. A variant that reproduces more leading terms than its parent becomes a parent itself (up
-to MAX_DEPTH changes from its seed): the search climbs from the best near-miss. Parents take
-turns (breadth-first over seeds), a better one more often.
+to MAX_DEPTH changes from its seed): the search climbs from the best near-miss. Seeds take
+turns breadth-first, alternating with the climbers (a better climber more often), so a lucky
+climber never starves the seeds' own one-change neighbourhoods, where most targets are.
 """
 from __future__ import annotations
 
