@@ -93,9 +93,14 @@ def search(terms: Sequence[int], *, offset: int = 0, corpus=None, index=None, fo
     excluded = excluded_sequences(corpus, banned) if corpus is not None else banned
     verifier = _Verifier(terms, offset, corpus, banned, deadline, max_results)
     for family in chosen:
-        if verifier.enough() or time.monotonic() >= deadline:
+        if time.monotonic() >= deadline:
             break
-        verifier.run(_proposals(family, terms, offset, corpus, index, excluded, seeds, deadline))
+        # formulas write programs without calls, which rank before every corpus hit: they run
+        # unless as many call-free programs are in hand already; the others stop the search
+        # once `max_results` strong programs are found (the later families cost more)
+        most_calls = 0 if family == "formulas" else None
+        if not verifier.enough(most_calls):
+            verifier.run(_proposals(family, terms, offset, corpus, index, excluded, seeds, deadline), most_calls)
     return sorted(verifier.found.values(), key=Proposal.rank_key)[:max_results]
 
 
@@ -190,15 +195,17 @@ class _Verifier:
         self.found: dict[str, Proposal] = {}
         self.seen: set[str] = set()
 
-    def enough(self) -> bool:
-        return sum(1 for p in self.found.values() if not p.weak) >= self.max_results
+    def enough(self, most_calls: int | None = None) -> bool:
+        """Whether `max_results` strong programs (with at most `most_calls` calls) are in hand."""
+        strong = [p for p in self.found.values() if not p.weak and (most_calls is None or p.calls <= most_calls)]
+        return len(strong) >= self.max_results
 
-    def run(self, proposals: Iterator[Proposal]) -> None:
+    def run(self, proposals: Iterator[Proposal], most_calls: int | None = None) -> None:
         for proposal in proposals:
             if time.monotonic() >= self.deadline:
                 break
             self.check(proposal)
-            if self.enough():
+            if self.enough(most_calls):
                 break
 
     def check(self, proposal: Proposal) -> Proposal | None:
