@@ -29,8 +29,8 @@ from typing import Callable, Iterator, Sequence
 
 from ..corpus import Corpus, sequence_id
 from . import WELL_SUPPORTED, Proposal
-from .index import (DIFF, EVEN, ID, KEY_TERMS, NTIMES, ODD, SQUARE, VIEWS, TermsIndex, affine_key, pack, unpack,
-                    view_terms)
+from .index import (DIFF, ID, KEY_TERMS, NTIMES, PAIRSUM, SECTIONS, SQUARE, VIEWS, TermsIndex, affine_key, pack,
+                    unpack, view_terms)
 from .programs import (affine_lines, binomial, combination, composition, partial_sums,
                        plus_multiple_of_n, program, shifted_view)
 
@@ -126,8 +126,11 @@ def _coefficient_cost(a: Fraction, b: Fraction) -> int:
 def _describe(kind: str, view: int, number: int, c: int, a: Fraction, b: Fraction) -> tuple[str, str]:
     """(family, kind) texts of a view/transform proposal."""
     name = sequence_id(number)
-    view_name = {DIFF: f"first differences of {name}", EVEN: f"{name}(2n)", ODD: f"{name}(2n+1)",
-                 SQUARE: f"{name}(n)^2", NTIMES: f"n*{name}(n)"}.get(view, name)
+    view_name = {DIFF: f"first differences of {name}", SQUARE: f"{name}(n)^2", NTIMES: f"n*{name}(n)",
+                 PAIRSUM: f"{name}(n) + {name}(n+1)"}.get(view, name)
+    if view in SECTIONS:
+        m, j = SECTIONS[view]
+        view_name = f"{name}({m}n{f'+{j}' if j else ''})"
     if kind == T_PSUM:
         base, family_kind = f"partial sums of {view_name}", "transform"
     elif kind == T_BINOMIAL:

@@ -30,11 +30,11 @@ from codegen.reports import atomic_write
 
 from ..corpus import Corpus, default_cache_dir
 
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 KEY_TERMS = 6  # terms of a window; a target needs at least this many (after its transform)
 
 # views of a corpus sequence s (index side); value: (name, window starts indexed)
-ID, DIFF, EVEN, ODD, SQUARE, NTIMES = range(6)
+ID, DIFF, EVEN, ODD, SQUARE, NTIMES, THIRD0, THIRD1, THIRD2, PAIRSUM = range(10)
 VIEWS: dict[int, tuple[str, int]] = {
     ID: ("s(n)", 8),
     DIFF: ("first differences", 3),
@@ -42,9 +42,15 @@ VIEWS: dict[int, tuple[str, int]] = {
     ODD: ("s(2n+1)", 3),
     SQUARE: ("s(n)^2", 3),
     NTIMES: ("n*s(n)", 3),
+    THIRD0: ("s(3n)", 2),
+    THIRD1: ("s(3n+1)", 2),
+    THIRD2: ("s(3n+2)", 2),
+    PAIRSUM: ("s(n)+s(n+1)", 3),
 }
+# views that take every m-th term: view -> (m, j) of s(m*n + j)
+SECTIONS: dict[int, tuple[int, int]] = {EVEN: (2, 0), ODD: (2, 1), THIRD0: (3, 0), THIRD1: (3, 1), THIRD2: (3, 2)}
 _MAX_STARTS = max(starts for _, starts in VIEWS.values())
-_VIEW_BITS = 3
+_VIEW_BITS = 4
 _START_BITS = 3
 
 
@@ -67,23 +73,25 @@ def affine_key(window: Sequence[int]) -> int | None:
 def view_terms(view: int, terms: Sequence[int], offset: int, limit: int | None = None) -> tuple[int, list[int]]:
     """(offset, terms) of a view of the sequence with listed `terms` from a(`offset`); at most
     `limit` terms where given (building the index needs only the first few)."""
-    n = len(terms) if limit is None else min(len(terms), limit * 2 + 2)
+    n = len(terms) if limit is None else min(len(terms), limit * 3 + 3)
     if view == ID:
         values = list(terms[:n])
         start = offset
     elif view == DIFF:
         values = [terms[i + 1] - terms[i] for i in range(n - 1)]
         start = offset
-    elif view in (EVEN, ODD):
-        parity = view - EVEN
-        start = -((parity - offset) // 2)  # the least m with 2m + parity >= offset
-        first = 2 * start + parity - offset
-        values = list(terms[first:n:2])
+    elif view in SECTIONS:
+        m, j = SECTIONS[view]
+        start = -((j - offset) // m)  # the least index k with m*k + j >= offset
+        values = list(terms[m * start + j - offset:n:m])
     elif view == SQUARE:
         values = [x * x for x in terms[:n]]
         start = offset
     elif view == NTIMES:
         values = [(offset + i) * x for i, x in enumerate(terms[:n])]
+        start = offset
+    elif view == PAIRSUM:
+        values = [terms[i] + terms[i + 1] for i in range(n - 1)]
         start = offset
     else:
         raise ValueError(f"unknown view {view}")
@@ -195,4 +203,4 @@ def _probe() -> tuple:
     return (sys.hash_info.width, affine_key([0, 1, 4, 9, 16, 25]), affine_key([2, -3, 5, 7, 11, 10**30]))
 
 
-__all__ = ["KEY_TERMS", "TermsIndex", "VIEWS", "affine_key", "pack", "unpack", "view_terms"]
+__all__ = ["KEY_TERMS", "SECTIONS", "TermsIndex", "VIEWS", "affine_key", "pack", "unpack", "view_terms"]

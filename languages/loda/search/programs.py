@@ -11,7 +11,7 @@ from __future__ import annotations
 from fractions import Fraction
 from math import lcm
 
-from .index import DIFF, EVEN, ID, NTIMES, ODD, SQUARE
+from .index import DIFF, ID, NTIMES, PAIRSUM, SECTIONS, SQUARE
 
 
 def view_lines(view: int, number: int, cell: int, scratch: int) -> list[str]:
@@ -21,14 +21,15 @@ def view_lines(view: int, number: int, cell: int, scratch: int) -> list[str]:
         return [f"seq {c},{number}"]
     if view == DIFF:
         return [f"mov {t},{c}", f"add {c},1", f"seq {c},{number}", f"seq {t},{number}", f"sub {c},{t}"]
-    if view == EVEN:
-        return [f"mul {c},2", f"seq {c},{number}"]
-    if view == ODD:
-        return [f"mul {c},2", f"add {c},1", f"seq {c},{number}"]
+    if view in SECTIONS:
+        m, j = SECTIONS[view]
+        return [f"mul {c},{m}", *([f"add {c},{j}"] if j else []), f"seq {c},{number}"]
     if view == SQUARE:
         return [f"seq {c},{number}", f"pow {c},2"]
     if view == NTIMES:
         return [f"mov {t},{c}", f"seq {c},{number}", f"mul {c},{t}"]
+    if view == PAIRSUM:
+        return [f"mov {t},{c}", f"add {c},1", f"seq {c},{number}", f"seq {t},{number}", f"add {c},{t}"]
     raise ValueError(f"unknown view {view}")
 
 
