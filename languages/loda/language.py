@@ -14,7 +14,8 @@ import os
 import time
 from typing import Any, Iterator, Mapping, Sequence
 
-from codegen.language import CodeError, ExecutionResult, Language, Record, register
+from codegen.data import normalize_name
+from codegen.language import CodeError, ExecutionResult, Language, Record, SearchHit, register
 from codegen.prompts import make_prompt
 
 from . import tokens as _tokens
@@ -38,6 +39,28 @@ def operation_count(code: str) -> int:
     return sum(1 for line in code.splitlines() if line.strip() and not line.startswith("#"))
 
 
+class Twins:
+    """Sequences of a corpus that share a program or a normalised name (the groups the split's
+    leakage guard keeps together), looked up by sequence number."""
+
+    def __init__(self, corpus: Corpus):
+        self.corpus = corpus
+        self._by_code: dict[str, list[int]] = {}
+        self._by_name: dict[str, list[int]] = {}
+        for number, record in corpus.records.items():
+            self._by_code.setdefault(record.code, []).append(number)
+            self._by_name.setdefault(normalize_name(record.name), []).append(number)
+
+    def of(self, numbers: frozenset[int]) -> frozenset[int]:
+        found: set[int] = set()
+        for number in numbers:
+            record = self.corpus.records.get(number)
+            if record is not None:
+                found.update(self._by_code.get(record.code, ()))
+                found.update(self._by_name.get(normalize_name(record.name), ()))
+        return frozenset(found - numbers)
+
+
 @register
 class LodaLanguage(Language):
     name = "loda"
@@ -48,6 +71,8 @@ class LodaLanguage(Language):
         self._corpus: Corpus | None = None
         self._grammar_key: int | None = None
         self._evaluators: dict[Any, Any] = {}
+        self._index: tuple[Corpus, Any] | None = None
+        self._twins_of: Twins | None = None
 
     # -- code -------------------------------------------------------------------------
     def canonicalize(self, code: str) -> str:
@@ -138,6 +163,42 @@ class LodaLanguage(Language):
         except Exception as error:  # the VM promises LodaError only; never let anything else escape
             return ExecutionResult(ok=False, error=f"{type(error).__name__}: {error}", error_kind="internal",
                                    seconds=time.perf_counter() - started)
+
+    # -- search -----------------------------------------------------------------------
+    has_search = True
+
+    def search_programs(self, terms: Sequence[int], *, offset: int = 0, forbidden: Sequence[str] = (),
+                        seeds: Sequence[tuple[str, str]] = (), time_limit: float = 2.0,
+                        max_results: int = 5) -> list[SearchHit]:
+        """`languages.loda.search` over this language's corpus (without one: formulas and
+        mutations only). Besides `forbidden`, the search may not use their twins: sequences with
+        the same program or the same normalised name, which the split puts beside them (for a
+        held-out target, such a twin is the target under another number)."""
+        from .search import search
+
+        corpus = self.corpus()
+        banned = frozenset(parse_sequence_id(str(f)) for f in forbidden)
+        index = None
+        if corpus is not None:
+            banned |= self._twins().of(banned)
+            index = self._search_index(corpus)
+        found = search(list(terms), offset=offset, corpus=corpus, index=index, forbidden=banned, seeds=seeds,
+                       time_limit=time_limit, max_results=max_results)
+        return [SearchHit(code=p.code, family=p.family, kind=p.kind, checked_terms=p.checked_terms, weak=p.weak)
+                for p in found]
+
+    def _search_index(self, corpus: Corpus):
+        from .search.index import TermsIndex
+
+        if self._index is None or self._index[0] is not corpus:
+            self._index = (corpus, TermsIndex.load(corpus, progress=False))
+        return self._index[1]
+
+    def _twins(self) -> "Twins":
+        corpus = self.corpus()
+        if self._twins_of is None or self._twins_of.corpus is not corpus:
+            self._twins_of = Twins(corpus)
+        return self._twins_of
 
     # -- data recipes -----------------------------------------------------------------
     def _records(self, corpus, recipe: str, terms_count: int | None, include_denied: bool) -> Iterator[Record]:
