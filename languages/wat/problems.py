@@ -21,6 +21,14 @@ factorisation, string operations, `ast` evaluation of the problem's own expressi
 by running the WAT; the tests check that both agree. Generation is deterministic by seed,
 every kind has several wordings, texts are unique within a set (duplicates are redrawn),
 and every answer and intermediate value fits in a signed 64-bit integer.
+
+Wordings: `wording="classic"` (the default) is the generator every model before issue 25 was
+trained and benchmarked with, unchanged; `wording="diverse"` draws each text from a template
+family (`DIVERSE`: word problems with objects and units, numbers with separators and in words,
+several steps in a sentence, distractor clauses), and `templates="train"` / `"held-out"` split
+the families so that held-out ones measure unseen wordings. Each problem names its family
+(`Problem.template`). `python -m languages.wat.problems` writes a problems file for
+`python -m codegen.evaluate --problems`.
 """
 from __future__ import annotations
 
