@@ -324,3 +324,24 @@ def test_problems_cli_writes_a_problems_file(tmp_path):
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 12 and {"id", "text", "answer", "level", "template"} <= set(rows[0])
     assert main(["--count", "3", "--templates", "held-out"]) == 2
+
+
+def test_heldout_benchmark_excludes_diverse_training_texts(monkeypatch):
+    # a model trained on diverse wordings: the benchmark regenerates each part with its own wording
+    # and template split, so the texts it excludes are the ones trained on
+    from languages.wat.problems import problem_sets
+
+    module = _benchmark_module()
+    calls = []
+
+    def recording(*args, **kwargs):
+        calls.append((kwargs.get("wording", "classic"), kwargs.get("templates", "all")))
+        return generate_problems(*args, **kwargs)
+
+    monkeypatch.setattr(module, "generate_problems", recording)
+    sets = problem_sets(parts=[{"count": 50, "seed": 0}, {"count": 300, "seed": 6, "levels": [1],
+                                                           "wording": "diverse", "templates": "train"}])
+    kept, _ = module.held_out_problems(100, 8, [1], sets)
+    assert calls[:2] == [("classic", "all"), ("diverse", "train")]
+    trained = {p.text for p in generate_problems(300, seed=6, levels=(1,), wording="diverse", templates="train")}
+    assert not {p.text for p in kept} & trained
