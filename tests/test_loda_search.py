@@ -181,3 +181,15 @@ def test_search_command_usage_errors(tmp_path):
     assert bad.returncode == 2 and "'x'" in bad.stderr and "Traceback" not in bad.stderr
     missing = cli("--terms", "1,2,3", "--corpus", tmp_path / "none.tar.gz")
     assert missing.returncode == 2 and "not found" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_without_corpus_and_within_the_time_limit(corpus, index):
+    found = search([1, 1, 2, 3, 5, 8, 13, 21], corpus=None, time_limit=2.0)
+    assert found and found[0].calls == 0 and found[0].outputs == [1, 1, 2, 3, 5, 8, 13, 21]
+    assert search([1, 4, 9, 16, 25, 36, 49, 64], corpus=corpus, index=index, families=["formulas"])[0].calls == 0
+    with pytest.raises(ValueError):
+        search([1, 2, 3], corpus=corpus, index=index, families=["oracle"])
+    digits = [7, 1, 7, 0, 0, 3, 9, 8, 2, 2, 1, 5, 5, 3, 6, 2, 1, 9, 7]
+    started = time.monotonic()
+    search(digits, corpus=corpus, index=index, time_limit=0.3)
+    assert time.monotonic() - started < 1.5

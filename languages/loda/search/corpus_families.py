@@ -38,7 +38,7 @@ MIN_TERMS = 3  # fewer given terms match too much of the corpus to say anything
 MAX_BUCKET = 400  # entries of one key looked at (ascending A-number: the classic ones first)
 MAX_DENOMINATOR = 1000  # a fitted scale p/q with a larger q is not believed
 LINEAR_MULTIPLES = (1, -1, 2, -2)  # c of t = affine(view) + c*n
-SHORTLIST = 120  # most called corpus sequences tried as s1 of combinations and as outer sequences
+SHORTLIST = 400  # most called corpus sequences tried as s1 of combinations and as outer sequences
 COMBINATION_SCALES = (1, -1, 2, -2)
 PER_STAGE = 40  # proposals of one stage, at most
 CONTINUATION = 24  # predicted terms after the given ones compared between hits
