@@ -1,20 +1,23 @@
-"""Generation throughput: programs/s and tokens/s, greedy and sampled, by batch size.
+"""Generation throughput: programs/s and tokens/s for every decoding mode of every backend.
 
     python benchmarks/generate.py [--checkpoint DIR | --random-init configs/loda-tiny.yaml]
         [--corpus PATH] [--prompts 32] [--batch-sizes 1,8,32] [--samples 8] [--beams 4]
         [--backends hf,ctranslate2]
 
 Prompts are the descriptions of a seeded sample of the test split (or a fixed list where no
-corpus is given); for a WAT checkpoint, generated problem texts. For every backend, mode
-(greedy; sampling with K samples per prompt; beam search with B beams, as
-`python -m codegen.generate` decodes a checkpoint that recommends beams; constrained or not)
-and batch size (prompts decoded together), the prompts are decoded
-once as a warm-up and once timed. A row reports decoded programs/s and generated tokens/s
-(EOS included), the share of outputs that parse, and wall and process-CPU seconds (CPU time
-is less sensitive to other load on the machine). The executions of the distinct parsed
-programs of the greedy run are timed separately in the worker pool. `--random-init` measures
-an untrained model of a config's size (its outputs are longer than a trained model's, so the
-figures are a lower bound). Prints a table and writes benchmarks/results/generate.json.
+corpus is given); for a WAT checkpoint, generated problem texts. For every backend, mode (greedy;
+sampling with K samples per prompt; beam search with B beams, as `python -m codegen.generate`
+decodes a checkpoint that recommends beams), constrained or free, and batch size (prompts decoded
+together), the prompts are decoded once as a warm-up and once timed; a mode a backend does not
+offer is listed as "not offered" (with the reason) rather than measured. A row reports decoded
+programs/s and generated tokens/s (EOS included), the share of outputs that parse, wall and
+process-CPU seconds (CPU time is less sensitive to other load on the machine), the 1-minute load
+average when the row started and, for the ctranslate2 backend, how many outputs the grammar
+refused and how they were brought into it. The executions of the distinct parsed programs of the
+greedy run are timed separately in the worker pool. `--random-init` measures an untrained model
+of a config's size (its outputs are longer than a trained model's, so the figures are a lower
+bound). Prints a table per row, a summary table (constrained: programs/s by mode, backend and
+batch) and writes benchmarks/results/generate.json.
 """
 from __future__ import annotations
 
@@ -74,17 +77,26 @@ def load_prompts(corpus: str | None, count: int, seed: int, language: str = "lod
     return [FALLBACK_PROMPTS[i % len(FALLBACK_PROMPTS)] for i in range(count)]
 
 
-def measure(generator, prompts, *, strategy: str, samples: int, batch: int, constrain: bool, seed: int):
+COUNTERS = ("rejected", "repairs", "forced", "fallbacks", "resampled")  # CTranslate2Backend's, where present
+
+
+def decode_options(generator, *, strategy: str, samples: int, batch: int, constrain: bool, seed: int):
     from codegen.decoding import DecodeOptions
+
+    return DecodeOptions(strategy=strategy, num_return=samples, max_new_tokens=generator.max_target_length,
+                         constrain=constrain, seed=seed, batch_rows=batch * samples)
+
+
+def measure(generator, prompts, *, strategy: str, samples: int, batch: int, constrain: bool, seed: int):
     from codegen.generate import Request
 
     backend = generator.backend
     prompts = [generator.prompt(Request(description)) for description in prompts]  # as the generator writes them
-    options = DecodeOptions(strategy=strategy, num_return=samples, max_new_tokens=generator.max_target_length,
-                            constrain=constrain, seed=seed, batch_rows=batch * samples)
+    options = decode_options(generator, strategy=strategy, samples=samples, batch=batch, constrain=constrain, seed=seed)
     tokens = programs = parsed = 0
     wall = cpu = 0.0
     hypotheses_all = []
+    counters = {name: getattr(backend, name) for name in COUNTERS if hasattr(backend, name)}
     for start in range(0, len(prompts), batch):
         chunk = prompts[start:start + batch]
         before_tokens = backend.stats.tokens
@@ -102,7 +114,38 @@ def measure(generator, prompts, *, strategy: str, samples: int, batch: int, cons
             "programs_per_second": programs / wall if wall else None,
             "tokens_per_second": tokens / wall if wall else None,
             "parse_rate": parsed / programs if programs else None,
-            "mean_tokens": tokens / programs if programs else None}, hypotheses_all
+            "mean_tokens": tokens / programs if programs else None,
+            **({"grammar": {name: getattr(backend, name) - value for name, value in counters.items()}}
+               if counters else {})}, hypotheses_all
+
+
+def load_average() -> float | None:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+
+
+def mode_label(strategy: str, samples: int) -> str:
+    return {"greedy": "greedy", "sample": f"{samples} samples", "beam": f"{samples} beams"}[strategy]
+
+
+def summary(rows: list[dict], backends: list[str], batch_sizes: list[int], modes: list[tuple[str, int]]) -> str:
+    """The issue's table: constrained decoding, programs/s by mode (rows) and backend x batch (columns)."""
+    columns = [(backend, batch) for backend in backends for batch in batch_sizes]
+    lines = ["| decoding (constrained) | " + " | ".join(f"{b}, batch {n}" for b, n in columns) + " |",
+             "|---|" + "---|" * len(columns)]
+    for strategy, samples in modes:
+        cells = []
+        for backend, batch in columns:
+            row = next((r for r in rows if r["backend"] == backend and r["strategy"] == strategy
+                        and r["batch"] == batch and r["constrained"]), None)
+            if row is None:
+                cells.append("not measured")
+            elif not row["offered"]:
+                cells.append("not offered")
+            else:
+                load = f" (load {row['load_average']:.1f})" if row.get("load_average") is not None else ""
+                cells.append(f"{row['programs_per_second']:.1f}{load}")
+        lines.append(f"| {mode_label(strategy, samples)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def main(argv=None) -> int:
@@ -116,13 +159,15 @@ def main(argv=None) -> int:
     parser.add_argument("--beams", type=int, default=4, help="beams in beam mode (0: no beam rows)")
     parser.add_argument("--backends", default="hf", help="hf and/or ctranslate2, comma separated")
     parser.add_argument("--no-unconstrained", action="store_true", help="skip the unconstrained rows")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as the CLIs)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch and CTranslate2 threads (default 1, as the CLIs)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "generate.json"))
     args = parser.parse_args(argv)
 
     import torch
 
+    from codegen.decoding import BackendUnavailable, NotOffered
     from codegen.generate import Generator, resolve_checkpoint
 
     if args.threads:
@@ -148,31 +193,48 @@ def main(argv=None) -> int:
     language = read_meta(checkpoint).get("language", "loda")
     prompts = load_prompts(args.corpus, args.prompts, args.seed, language)
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+    backends = args.backends.split(",")
+    modes = [("greedy", 1), ("sample", args.samples)] + ([("beam", args.beams)] if args.beams else [])
+    constraints = [True] if args.no_unconstrained else [True, False]
     rows = []
     execution = None
-    for backend in args.backends.split(","):
+    for backend in backends:
         try:
             generator = Generator(checkpoint, backend=backend, corpus=corpus, workers=2)
-        except (ImportError, ValueError) as error:
+        except (BackendUnavailable, ImportError, ValueError) as error:
             print(f"backend {backend}: unavailable ({error})", file=sys.stderr)
             continue
-        modes = [("greedy", 1), ("sample", args.samples)] + ([("beam", args.beams)] if args.beams else [])
-        constraints = [True] if args.no_unconstrained else [True, False]
         with generator:
             for strategy, samples in modes:
                 for constrain in constraints:
                     for batch in batch_sizes:
-                        measure(generator, prompts[:batch], strategy=strategy, samples=samples, batch=batch,
-                                constrain=constrain, seed=args.seed)  # warm-up
-                        figures, hypotheses = measure(generator, prompts, strategy=strategy, samples=samples,
-                                                      batch=batch, constrain=constrain, seed=args.seed)
-                        row = {"backend": backend, "strategy": strategy, "samples": samples,
-                               "constrained": constrain, "batch": batch, **figures}
+                        label = (f"{backend:11} {strategy:6} k={samples:<3} {'constrained' if constrain else 'free':11}"
+                                 f" batch {batch:>3}")
+                        row = {"backend": backend, "strategy": strategy, "samples": samples, "constrained": constrain,
+                               "batch": batch, "load_average": load_average()}
+                        options = decode_options(generator, strategy=strategy, samples=samples, batch=batch,
+                                                 constrain=constrain, seed=args.seed)
+                        reason = generator.backend.unsupported(options)
+                        try:
+                            if reason is None:
+                                measure(generator, prompts[:batch], strategy=strategy, samples=samples, batch=batch,
+                                        constrain=constrain, seed=args.seed)  # warm-up
+                                figures, hypotheses = measure(generator, prompts, strategy=strategy, samples=samples,
+                                                              batch=batch, constrain=constrain, seed=args.seed)
+                        except NotOffered as error:
+                            reason = str(error)
+                        if reason is not None:
+                            rows.append({**row, "offered": False, "reason": reason})
+                            print(f"{label}: not offered ({reason})", flush=True)
+                            continue
+                        row.update(offered=True, **figures)
                         rows.append(row)
-                        print(f"{backend:11} {strategy:6} k={samples:<3} {'constrained' if constrain else 'free':11}"
-                              f" batch {batch:>3}: {row['programs_per_second']:8.1f} programs/s "
+                        grammar = row.get("grammar")
+                        print(f"{label}: {row['programs_per_second']:8.1f} programs/s "
                               f"{row['tokens_per_second']:9.1f} tokens/s  parse {100 * row['parse_rate']:5.1f}%"
-                              f"  ({row['seconds']:.1f}s wall, {row['cpu_seconds']:.1f}s cpu)", flush=True)
+                              f"  ({row['seconds']:.1f}s wall, {row['cpu_seconds']:.1f}s cpu, "
+                              f"load {row['load_average']:.1f})" + (f"  {grammar}" if grammar and constrain else ""),
+                              flush=True)
                         if execution is None and strategy == "greedy" and constrain:
                             from codegen.generate import Request, run_candidates
 
@@ -184,17 +246,24 @@ def main(argv=None) -> int:
                             execution = {"programs": distinct, "seconds": seconds, "terms": 20,
                                          "programs_per_second": distinct / seconds if seconds else None,
                                          "workers": generator.pool.workers}
-    if not rows:
+    measured = [row for row in rows if row["offered"]]
+    if not measured:
         print("error: no backend could run", file=sys.stderr)
         return 1
     print()
-    header = "| backend | mode | k | constrained | batch | programs/s | tokens/s | parse % | mean tokens |"
+    header = "| backend | mode | k | constrained | batch | programs/s | tokens/s | parse % | mean tokens | load |"
     print(header)
-    print("|" + "---|" * 9)
+    print("|" + "---|" * 10)
     for row in rows:
+        if not row["offered"]:
+            print(f"| {row['backend']} | {row['strategy']} | {row['samples']} | {row['constrained']} | {row['batch']} | "
+                  "not offered | | | | |")
+            continue
         print(f"| {row['backend']} | {row['strategy']} | {row['samples']} | {row['constrained']} | {row['batch']} | "
               f"{row['programs_per_second']:.1f} | {row['tokens_per_second']:.1f} | {100 * row['parse_rate']:.1f} | "
-              f"{row['mean_tokens']:.1f} |")
+              f"{row['mean_tokens']:.1f} | {row['load_average']:.1f} |")
+    print()
+    print(summary(rows, backends, batch_sizes, modes))
     if execution:
         print(f"\nexecution of {execution['programs']} distinct greedy programs (20 terms, "
               f"{execution['workers']} workers): {execution['programs_per_second']:.1f} programs/s")
@@ -205,6 +274,7 @@ def main(argv=None) -> int:
         "seed": args.seed, "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "machine": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
+        "ctranslate2": _version("ctranslate2"),
         "rows": rows, "execution": execution,
     }
     out = Path(args.out)
@@ -216,6 +286,15 @@ def main(argv=None) -> int:
     if temp is not None:
         temp.cleanup()
     return 0
+
+
+def _version(package: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
 
 
 if __name__ == "__main__":

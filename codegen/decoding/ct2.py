@@ -18,9 +18,10 @@ grammar (`GrammarConstraint.valid`), and only the outputs that fail are brought 
 A beam that fails is thus replaced by the constrained greedy continuation of its longest permitted
 prefix. Every hypothesis carries the model's log-probability of its tokens, EOS included: taken
 from the decoding scores (CTranslate2 normalises a score by the output's length, EOS included, so
-the sum is score x length), or from a teacher-forced pass for a repaired output. Scores, and so
-confidence (their mean per token), are those of the int8 model: within about 0.01 per token of the
-float model's (HFBackend), which scores search programs; selection compares them as equals.
+the sum is score x length), or, for an output repaired or completed, from a teacher-forced pass
+(`score_batch`). All are the int8 model's: within about 0.01 per token of the float model's
+(HFBackend, which scores search programs); confidence, their mean per token, compares as the hf
+backend's does.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ import hashlib
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -111,11 +112,34 @@ class _Row:
     logprob: float | None  # sum over its tokens, EOS included when finished; None: to be scored
     complete: bool = True  # False: a continuation cut at a window, to be decoded further
     repairs: int = 0
-    hypothesis: Hypothesis | None = None  # set where the fallback backend completed it
+    # the model's logits at each step of a decoding (greedy and sampled rows while constrained) and
+    # the ids it wrote: a repair reads its distribution here rather than asking again, and a
+    # repaired row's log-probability is summed from them
+    logits: list[Any] | None = None
+    logits_ids: list[int] | None = None
+
+    def record(self, logits: list[Any], ids: list[int]) -> None:
+        self.logits, self.logits_ids = logits, list(ids)
+
+    def knows(self, prefix: Sequence[int], steps: int) -> bool:
+        """Whether the recorded logits give the distribution after each of the first `steps` prefixes
+        of `prefix` (`len(prefix) + 1` steps: the one after the whole of it too)."""
+        return (self.logits is not None and len(self.logits) >= steps
+                and self.logits_ids[:steps - 1] == list(prefix[:steps - 1]))
+
+    def summed_logprob(self, eos: int) -> float | None:
+        """The log-probability of `ids` (and EOS, when finished) from the recorded logits, or None."""
+        import numpy as np
+
+        targets = self.ids + ([eos] if self.finished else [])
+        if not targets or not self.knows(targets, len(targets)):
+            return None
+        values = np.stack([np.asarray(step, dtype=np.float32) for step in self.logits[:len(targets)]]).astype(np.float64)
+        peak = values.max(axis=1, keepdims=True)
+        totals = np.log(np.exp(values - peak).sum(axis=1)) + peak[:, 0]
+        return float((values[np.arange(len(targets)), targets] - totals).sum())
 
     def to_hypothesis(self) -> Hypothesis:
-        if self.hypothesis is not None:
-            return self.hypothesis
         n_tokens = len(self.ids) + (1 if self.finished else 0)
         return Hypothesis(token_ids=self.ids, logprob=float(self.logprob or 0.0), n_tokens=n_tokens,
                           finished=self.finished, generated=n_tokens)
@@ -129,7 +153,7 @@ class CTranslate2Backend(DecodingBackend):
     supports_constraints = True
 
     MAX_REPAIRS = 8  # per output; beyond, the fallback backend completes it
-    WINDOW = 16  # tokens decoded freely after a repaired token before the next check
+    WINDOW = 32  # tokens decoded freely after a repaired token before the next check (doubling per round)
 
     def __init__(self, checkpoint_dir: str | os.PathLike, tokenizer: Any, constraint: Any = None, *,
                  compute_type: str = "int8", device: str = "cpu", threads: int = 1, max_source_length: int = 256,
@@ -147,8 +171,9 @@ class CTranslate2Backend(DecodingBackend):
         self.max_source_length = max_source_length
         self.max_target_length = max_target_length
         # over the backend's life: outputs checked, outputs the grammar refused, tokens chosen by
-        # repair, outputs completed by the fallback backend
-        self.checked = self.rejected = self.repairs = self.fallbacks = 0
+        # repair (the model asked), tokens forced (one permitted), outputs completed by the fallback
+        self.checked = self.rejected = self.repairs = self.forced = self.fallbacks = 0
+        self.resampled = 0  # repaired beams that copied another beam, replaced by a constrained sample
 
     def _tokens(self, ids: Sequence[int]) -> list[str]:
         return self.tokenizer.convert_ids_to_tokens(list(ids))
@@ -168,9 +193,11 @@ class CTranslate2Backend(DecodingBackend):
         sources = [self._tokens(ids) for ids in encode_prompts(self.tokenizer, prompts, max_length=self.max_source_length,
                                                                 truncation=True)["input_ids"]]
         max_length = min(options.max_new_tokens, self.max_target_length)
-        rows = self._free(sources, options, max_length)
+        rows = self._free(sources, options, max_length, logits=options.constrain)
         if options.constrain:
-            self._constrain(prompts, sources, rows, options, max_length)
+            repaired = self._constrain(prompts, sources, rows, options, max_length)
+            if options.strategy == "beam" and repaired:
+                self._diversify(prompts, sources, rows, repaired, options, max_length)
         results: list[list[Hypothesis]] = [[] for _ in prompts]
         for row in rows:
             results[row.index].append(row.to_hypothesis())
@@ -180,27 +207,34 @@ class CTranslate2Backend(DecodingBackend):
         self._account(time.perf_counter() - start, results)
         return results
 
-    def _free(self, sources: list[list[str]], options: DecodeOptions, max_length: int) -> list[_Row]:
-        """Decode without the grammar: `num_return` outputs per source, with their log-probabilities."""
+    def _free(self, sources: list[list[str]], options: DecodeOptions, max_length: int,
+              logits: bool = False) -> list[_Row]:
+        """Decode without the grammar: `num_return` outputs per source, with their log-probabilities
+        (and, with `logits`, the logits of every step, where CTranslate2 gives them: not for beams)."""
         import ctranslate2
 
         width = self._width(options)
         kwargs: dict[str, Any] = {"max_decoding_length": max_length, "num_hypotheses": options.num_return,
-                                  "max_batch_size": max(1, options.batch_rows // width), "return_scores": True}
+                                  "max_batch_size": max(1, options.batch_rows // width), "return_scores": True,
+                                  "min_decoding_length": 0}  # EOS is not masked at the first step: raw scores
         if options.strategy == "beam":
             kwargs.update(beam_size=width)
         else:
-            kwargs.update(beam_size=1)  # with beam_size 1, num_hypotheses independent draws when sampling
+            kwargs.update(beam_size=1, return_logits_vocab=logits)  # sampling: num_hypotheses independent draws
             if options.strategy == "sample":
                 kwargs.update(self._sampling(options))
         if options.seed is not None:
             ctranslate2.set_random_seed(options.seed)
         rows = []
         for index, output in enumerate(self.translator.translate_batch(sources, **kwargs)):
-            for tokens, score in zip(output.hypotheses, output.scores):
+            steps = output.logits if kwargs.get("return_logits_vocab") else [None] * len(output.hypotheses)
+            for tokens, score, row_logits in zip(output.hypotheses, output.scores, steps):
                 ids = self._ids(tokens)
                 finished = len(ids) < max_length
-                rows.append(_Row(index, ids, finished, logprob=score * (len(ids) + (1 if finished else 0))))
+                row = _Row(index, ids, finished, logprob=score * (len(ids) + (1 if finished else 0)))
+                if row_logits is not None:
+                    row.record(row_logits, ids)
+                rows.append(row)
         return rows
 
     @staticmethod
@@ -209,23 +243,27 @@ class CTranslate2Backend(DecodingBackend):
                 "sampling_temperature": options.temperature}
 
     def _constrain(self, prompts: Sequence[str], sources: list[list[str]], rows: list[_Row], options: DecodeOptions,
-                   max_length: int) -> None:
-        """Bring every row the grammar refuses into it, in place (see the module's docstring)."""
+                   max_length: int) -> list[_Row]:
+        """Bring every row the grammar refuses into it, in place (see the module's docstring); returns
+        those rows."""
         constraint = self.constraint
         forbidden = [frozenset(ids) for ids in unused_slot_ids(self.tokenizer, prompts) or [()] * len(prompts)]
         bad = [row for row in rows if not constraint.valid(row.ids, row.finished, forbidden[row.index])]
         self.checked += len(rows)
         self.rejected += len(bad)
         if not bad:
-            return
+            return bad
         tails = self._repair(sources, bad, options, max_length, forbidden)
         if tails:
             completed = self.fallback.complete([prompts[row.index] for row, _ in tails], [p for _, p in tails],
                                                options)
-            for (row, _), hypothesis in zip(tails, completed):
-                row.hypothesis = hypothesis
+            for (row, _), (ids, finished) in zip(tails, completed):
+                row.ids, row.finished, row.logprob = ids, finished, None
             self.fallbacks += len(tails)
-        rescore = [row for row in bad if row.hypothesis is None and row.logprob is None]
+        for row in bad:
+            if row.logprob is None:
+                row.logprob = row.summed_logprob(self.constraint.eos_token_id)
+        rescore = [row for row in bad if row.logprob is None]
         if rescore:
             scores = self.translator.score_batch([sources[row.index] for row in rescore],
                                                  [self._tokens(row.ids) for row in rescore],
@@ -233,6 +271,56 @@ class CTranslate2Backend(DecodingBackend):
             for row, score in zip(rescore, scores):
                 logprobs = list(score.log_probs)  # the target tokens, then the end token
                 row.logprob = float(sum(logprobs if row.finished else logprobs[:-1]))
+        return bad
+
+    def _diversify(self, prompts: Sequence[str], sources: list[list[str]], rows: list[_Row], repaired: list[_Row],
+                   options: DecodeOptions, max_length: int) -> None:
+        """Replace, once, each repaired beam that became a copy of another output of its prompt by a
+        constrained sample of that prompt: beam search under the mask returns distinct beams, and a
+        copy would only cost a candidate."""
+        fixed = {id(row) for row in repaired}
+        seen: dict[int, set[tuple[int, ...]]] = {}
+        copies: dict[int, list[_Row]] = {}
+        for row in sorted(rows, key=lambda r: id(r) in fixed):  # the beams kept as decoded first
+            key = (*row.ids, -1 if row.finished else -2)
+            if key in seen.setdefault(row.index, set()):
+                copies.setdefault(row.index, []).append(row)
+            seen[row.index].add(key)
+        by_count: dict[int, list[int]] = {}
+        for index, group in copies.items():
+            by_count.setdefault(len(group), []).append(index)
+        for count, indices in by_count.items():
+            again = replace(options, strategy="sample", num_return=count, num_beams=None)
+            fresh = self._free([sources[i] for i in indices], again, max_length, logits=True)
+            for row in fresh:
+                row.index = indices[row.index]
+            self._constrain(prompts, sources, fresh, again, max_length)
+            for index in indices:
+                for old, new in zip(copies[index], [row for row in fresh if row.index == index]):
+                    old.ids, old.finished, old.logprob = new.ids, new.finished, new.logprob
+                    self.resampled += 1
+
+    def _permitted(self, prefix: Sequence[int], max_length: int, unused: frozenset[int]) -> list[int]:
+        """The ids constrained decoding allows after `prefix` (grammar, length budget, number slots)."""
+        constraint = self.constraint
+        state = constraint.state_of(prefix)
+        return [i for i in constraint.permitted_ids(state, max_length - len(prefix)) if i not in unused] \
+            or [constraint.eos_token_id]
+
+    def _force(self, prefix: list[int], max_length: int, unused: frozenset[int]) -> tuple[list[int], bool]:
+        """`prefix` extended by every token the constraint leaves no choice about (one permitted id:
+        constrained decoding would take it whatever the model says), and whether that ends it (EOS).
+        Near the length limit the budget often forces the whole tail (close the loops, then EOS)."""
+        prefix = list(prefix)
+        while len(prefix) < max_length:
+            permitted = self._permitted(prefix, max_length, unused)
+            if len(permitted) != 1:
+                break
+            self.forced += 1
+            if permitted[0] == self.constraint.eos_token_id:
+                return prefix, True
+            prefix.append(permitted[0])
+        return prefix, False
 
     def _budget_binds(self, row: _Row, position: int, forbidden: frozenset[int]) -> bool:
         """Whether the violation at `position` is the length budget's (the grammar allows the token,
@@ -246,8 +334,9 @@ class CTranslate2Backend(DecodingBackend):
                 forbidden: Sequence[frozenset[int]]) -> list[tuple[_Row, list[int]]]:
         """Repair `rows` in place until each is permitted; returns the rows (with their longest
         permitted prefix) left to the fallback backend. A continuation after a repair runs for at
-        most WINDOW tokens per round, so an output that keeps breaking the grammar costs a window per
-        repair rather than a full decode."""
+        most WINDOW tokens in the first round, twice as many in the next, and so on (CTranslate2
+        passes over a prefix again in each call), so an output that keeps breaking the grammar costs
+        a window per repair rather than a full decode, and one that does not is done in a round or two."""
         import numpy as np
 
         constraint = self.constraint
@@ -257,49 +346,61 @@ class CTranslate2Backend(DecodingBackend):
         sampling = self._sampling(options) if options.strategy == "sample" else {}
         tails: list[tuple[_Row, list[int]]] = []
         active = list(rows)
-        for _ in range(4 * max_length + 4):  # each round fixes or extends every active row
-            broken: list[tuple[_Row, int]] = []
+        for round_ in range(4 * max_length + 4):  # each round fixes or extends every active row
+            broken: list[tuple[_Row, list[int]]] = []  # (row, permitted prefix the model continues)
             extend: list[tuple[_Row, list[int]]] = []
             for row in active:
-                position = constraint.violation(row.ids, row.finished, max_length, row.complete, forbidden[row.index])
+                unused = forbidden[row.index]
+                position = constraint.violation(row.ids, row.finished, max_length, row.complete, unused)
                 if position is None:
                     if not row.complete:
                         extend.append((row, row.ids))
-                elif self.fallback is not None and (row.repairs >= self.MAX_REPAIRS
-                                                    or self._budget_binds(row, position, forbidden[row.index])):
-                    tails.append((row, row.ids[:position]))
+                    continue
+                budget = self._budget_binds(row, position, unused)
+                prefix, done = self._force(row.ids[:position], max_length, unused)
+                row.logprob = None
+                if done:
+                    row.ids, row.finished, row.complete = prefix, True, True
+                elif self.fallback is not None and (budget or row.repairs >= self.MAX_REPAIRS):
+                    tails.append((row, prefix))
                 else:
-                    broken.append((row, position))
+                    broken.append((row, prefix))
             if not broken and not extend:
                 break
             active = [row for row, _ in broken] + [row for row, _ in extend]
             if broken:
-                prefixes = [row.ids[:position] for row, position in broken]
-                probes = self.translator.translate_batch(
-                    [sources[row.index] for row, _ in broken], target_prefix=[self._tokens(p) for p in prefixes],
-                    max_decoding_length=max(len(p) for p in prefixes) + 1, beam_size=1, return_logits_vocab=True,
-                    max_batch_size=batch)
-                for (row, position), prefix, probe in zip(broken, prefixes, probes):
-                    logits = np.asarray(probe.logits[0][position], dtype=np.float64)
-                    unused = forbidden[row.index]
-                    allowed = [i for i in constraint.permitted_ids(constraint.state_of(prefix), max_length - position)
-                               if i < logits.shape[0] and i not in unused] or [eos]
+                # the distribution after each prefix: from the decoding that wrote the row where the
+                # prefix is its own, else asked for (one step past the prefix)
+                asking = [(row, prefix) for row, prefix in broken if not row.knows(prefix, len(prefix) + 1)]
+                if asking:
+                    probes = self.translator.translate_batch(
+                        [sources[row.index] for row, _ in asking], target_prefix=[self._tokens(p) for _, p in asking],
+                        max_decoding_length=max(len(p) for _, p in asking) + 1, beam_size=1,
+                        return_logits_vocab=True, max_batch_size=batch, min_decoding_length=0)
+                    for (row, prefix), probe in zip(asking, probes):
+                        row.record(probe.logits[0], prefix)
+                for row, prefix in broken:
+                    position = len(prefix)
+                    logits = np.asarray(row.logits[position], dtype=np.float64)
+                    allowed = [i for i in self._permitted(prefix, max_length, forbidden[row.index])
+                               if i < logits.shape[0]] or [eos]
                     choice = self._choose(logits, allowed, options, rng)
                     self.repairs += 1
                     row.repairs += 1
-                    row.logprob = None
                     if choice == eos:
                         row.ids, row.finished, row.complete = prefix, True, True
                     else:
                         extend.append((row, prefix + [choice]))
             if not extend:
                 continue
-            limit = min(max_length, max(len(p) for _, p in extend) + self.WINDOW)
+            limit = min(max_length, max(len(p) for _, p in extend) + (self.WINDOW << min(round_, 8)))
             outputs = self.translator.translate_batch(
                 [sources[row.index] for row, _ in extend], target_prefix=[self._tokens(p) for _, p in extend],
-                max_decoding_length=limit, beam_size=1, max_batch_size=batch, **sampling)
+                max_decoding_length=limit, beam_size=1, max_batch_size=batch, return_logits_vocab=True,
+                min_decoding_length=0, **sampling)
             for (row, _), output in zip(extend, outputs):
                 row.ids = self._ids(output.hypotheses[0])
+                row.record(output.logits[0], row.ids)
                 row.finished = len(row.ids) < limit
                 row.complete = row.finished or len(row.ids) >= max_length
         return tails

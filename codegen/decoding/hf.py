@@ -238,12 +238,13 @@ class HFBackend(DecodingBackend):
 
     @torch.inference_mode()
     def complete(self, prompts: Sequence[str], prefixes: Sequence[Sequence[int]],
-                 options: DecodeOptions) -> list[Hypothesis]:
+                 options: DecodeOptions) -> list[tuple[list[int], bool]]:
         """One constrained continuation of each prefix (code ids the grammar and the length budget
-        permit) for the prompt beside it: greedy, or sampled where `options.strategy` samples. Another
-        backend hands over here the outputs it could not bring into the grammar cheaply (the tail of
-        an output at the length limit, where the budget forces a token per step). Log-probabilities
-        cover the whole output (prefix included), from a teacher-forced pass."""
+        permit) for the prompt beside it: greedy, or sampled where `options.strategy` samples.
+        Returns (code ids, finished) per prefix, unscored: the caller scores them with its own
+        model. Another backend hands over here the outputs it could not bring into the grammar
+        cheaply (the tail of an output at the length limit, where the budget forces a token at
+        nearly every step)."""
         if self.constraint is None:
             raise ValueError("completing a prefix needs the language's grammar")
         one = replace(options, strategy="sample" if options.strategy == "sample" else "greedy", num_return=1,
@@ -253,22 +254,22 @@ class HFBackend(DecodingBackend):
         by_length: dict[int, list[int]] = {}
         for number, prefix in enumerate(prefixes):
             by_length.setdefault(len(prefix), []).append(number)
-        results: list[Hypothesis | None] = [None] * len(prefixes)
+        results: list[tuple[list[int], bool]] = [([], False)] * len(prefixes)
+        eos = self.eos_token_id
         for length, numbers in sorted(by_length.items()):
             for chunk in chunks(numbers, max(1, options.batch_rows)):
                 texts = [prompts[n] for n in chunk]
-                inputs = self._encode(texts)
                 decoder = torch.tensor([[self.start_token_id, *prefixes[n]] for n in chunk], dtype=torch.long,
                                        device=self.device)
                 processor = GrammarLogitsProcessor(self.constraint, prefix_length=1, max_new_tokens=max_length,
                                                    forbidden=unused_slot_ids(self.tokenizer, texts))
-                step_kwargs = dict(kwargs, max_new_tokens=max(1, max_length - length))
-                sequences = self.model.generate(**inputs, decoder_input_ids=decoder,
-                                                logits_processor=LogitsProcessorList([processor]), **step_kwargs)
-                for n, hypothesis in zip(chunk, self._score(inputs, sequences, 1)):
-                    hypothesis.generated -= length  # the prefix was decoded elsewhere
-                    results[n] = hypothesis
-        return [h for h in results if h is not None]
+                sequences = self.model.generate(**self._encode(texts), decoder_input_ids=decoder,
+                                                logits_processor=LogitsProcessorList([processor]),
+                                                **dict(kwargs, max_new_tokens=max(1, max_length - length)))
+                for n, row in zip(chunk, sequences[:, 1:].tolist()):
+                    finished = eos in row
+                    results[n] = (row[:row.index(eos)] if finished else row, finished)
+        return results
 
     def _score(self, inputs: Mapping[str, torch.Tensor], sequences: torch.Tensor, per_prompt: int,
                recorder: LogProbRecorder | None = None) -> list[Hypothesis]:
