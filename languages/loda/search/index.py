@@ -59,15 +59,15 @@ def affine_key(window: Sequence[int]) -> int | None:
     nothing about the scale)."""
     first = window[0]
     diffs = [x - first for x in window[1:]]
-    g = 0
-    for d in diffs:
-        g = math.gcd(g, d)
+    g = math.gcd(*diffs)
     if g == 0:
         return None
-    sign = next(d for d in diffs if d)
-    if sign < 0:
-        g = -g
-    return hash(tuple(d // g for d in diffs))
+    for d in diffs:
+        if d:
+            if d < 0:
+                g = -g
+            break
+    return hash(tuple([d // g for d in diffs]))
 
 
 def view_terms(view: int, terms: Sequence[int], offset: int, limit: int | None = None) -> tuple[int, list[int]]:
