@@ -260,9 +260,13 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, An
     if not path.exists():
         raise ConfigError(f"{source}: config file not found")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as error:
         raise ConfigError(f"{source}: not valid YAML: {error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{source}: not UTF-8 text (a YAML config is expected)") from None
+    except OSError as error:  # a directory, no permission
+        raise ConfigError(f"{source}: cannot read: {error.strerror or error}") from None
     validate(raw, source)  # the file alone names its own mistakes
     config = _merge(DEFAULTS, raw)
     for key, value in parse_overrides(overrides):

@@ -592,7 +592,17 @@ def code_stats(corpus_path, lang: str, tokenizer_dir: str | None) -> dict[str, A
     }
 
 
+def _tokenizer_dir(text: str) -> str:
+    """argparse type of --tokenizer: a directory holding a saved tokenizer (else transformers takes
+    the path for a hub name and fails with a traceback)."""
+    if not (Path(text) / "tokenizer_config.json").is_file():
+        raise argparse.ArgumentTypeError(f"{text} is not a tokenizer directory (no tokenizer_config.json in it)")
+    return text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from .cli import non_negative_int, positive_int
+
     parser = argparse.ArgumentParser(prog="python -m codegen.data", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -600,18 +610,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         p = sub.add_parser(command)
         p.add_argument("--corpus", default=None, help="LODA corpus; default $CODEGEN_LODA_CORPUS")
         p.add_argument("--lang", default="loda")
-        p.add_argument("--tokenizer", default=None, help="tokenizer directory")
+        p.add_argument("--tokenizer", type=_tokenizer_dir, default=None, help="tokenizer directory")
         p.add_argument("--json", action="store_true", help="last stdout line: one JSON object")
         p.add_argument("--cache-dir", default=None)
         if command == "build":
             p.add_argument("--recipes", default=None, help="comma-separated (default: all of the language's)")
-            p.add_argument("--terms-count", type=int, default=DEFAULT_TERMS_IN_PROMPT)
-            p.add_argument("--max-source-length", type=int, default=256)
-            p.add_argument("--max-target-length", type=int, default=256)
-            p.add_argument("--num-proc", type=int, default=1)
+            p.add_argument("--terms-count", type=non_negative_int, default=DEFAULT_TERMS_IN_PROMPT)
+            p.add_argument("--max-source-length", type=positive_int, default=256)
+            p.add_argument("--max-target-length", type=positive_int, default=256)
+            p.add_argument("--num-proc", type=positive_int, default=1)
             p.add_argument("--refresh", action="store_true", help="rebuild even if cached")
     args = parser.parse_args(argv)
     try:
+        if args.corpus and args.lang == "loda":
+            from languages.loda.corpus import resolve_corpus_path
+
+            resolve_corpus_path(args.corpus)  # a wrong path or a text file fails before `datasets` is imported
         if args.command == "stats":
             result = code_stats(args.corpus, args.lang, args.tokenizer)
             if not args.json:
@@ -651,4 +665,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from .cli import run_main
+
+    sys.exit(run_main(main))

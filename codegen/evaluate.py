@@ -12,6 +12,10 @@ pass@k over the K samples, verified solve (with --with-terms M: the first M term
 prompt where the model was trained with terms, and to selection), speed, with breakdowns
 by program length, use of `seq` and problem level. The report splits the time between
 generation and execution.
+
+Exit status (`codegen.cli`): 0 done, 1 a runtime failure (e.g. no targets), 2 a usage or input
+error, found before the model loads (bad arguments or numbers, a missing checkpoint, a missing or
+damaged corpus, an unreadable --baseline), 130 interrupted.
 """
 from __future__ import annotations
 
@@ -26,12 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from .cli import positive_int, probability, run_main
 from .execution import DEFAULT_TIMEOUT, ExecutionPool
-from .language import CodeError, Language, Record, get_language
+from .language import CodeError, InputError, Language, Record, get_language
 from .metrics import breakdowns, speed, summarize, terms_match
 from .repair import MIN_TERMS
 from .generate import (DEFAULT_RETRY_SAMPLES, DEFAULT_SEARCH_SECONDS, GenerationResult, Request, candidate_source,
-                       choose, default_decoding, non_negative_int, positive_float, recommended_beams, run_candidates)
+                       choose, default_decoding, language_arg, non_negative_int, num_samples_arg, positive_float,
+                       recommended_beams, run_candidates)
 from .selection import AGREEMENT_WEIGHT, select
 
 # terms a program must reproduce to count as correct: None, every listed term of the target
@@ -397,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", help="model directory (optional with --baseline-model: baseline only)")
     parser.add_argument("--corpus", help="LODA corpus: the splits, and the programs `seq` calls resolve to "
                         "(default $CODEGEN_LODA_CORPUS)")
-    parser.add_argument("--lang", help="language (default: the checkpoint's, else loda)")
+    parser.add_argument("--lang", type=language_arg, help="language (default: the checkpoint's, else loda)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--split", default="test", choices=("train", "validation", "test"))
     source.add_argument("--programs", help="evaluate every LODA program in this directory / tarball instead")
@@ -407,18 +413,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "(e.g. corpora/wat-handwritten/problems.jsonl)")
     parser.add_argument("--recipe", help="data recipe of the split (default: the checkpoint's, else the "
                         "language's first)")
-    parser.add_argument("--limit", type=int, help="evaluate a seeded random subset of N targets")
+    parser.add_argument("--limit", type=positive_int, help="evaluate a seeded random subset of N targets")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--num-samples", "-k", type=int,
+    parser.add_argument("--num-samples", "-k", type=num_samples_arg,
                         help="candidates per target (default: as `python -m codegen.generate`: the "
                         "checkpoint's num_beams beams where its generation_config.json recommends beam "
                         "search, the best runnable one chosen, else 1: greedy)")
     parser.add_argument("--strategy", choices=("greedy", "beam", "sample"),
                         help="default: greedy for one sample; for more, beam search where the "
                         "checkpoint recommends it (generation_config num_beams > 1), else sampling")
-    parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("--top-p", type=float, default=1.0)
-    parser.add_argument("--top-k", type=int, default=0)
+    parser.add_argument("--temperature", type=positive_float, default=1.0)
+    parser.add_argument("--top-p", type=probability, default=1.0)
+    parser.add_argument("--top-k", type=non_negative_int, default=0)
     parser.add_argument("--retry-samples", type=non_negative_int, default=DEFAULT_RETRY_SAMPLES, metavar="N",
                         help="where none of a target's candidates runs, sample N more and choose among them, "
                         f"as `python -m codegen.generate` does (default {DEFAULT_RETRY_SAMPLES}; 0: off)")
@@ -426,9 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --with-terms M >= 4: where no candidate reproduces the M terms, run up to "
                         "N one-constant variants of the best candidates (codegen.repair; default 0: the "
                         "model's candidates alone). Repaired programs are still checked on all T terms")
-    parser.add_argument("--with-terms", type=int, metavar="M",
+    parser.add_argument("--with-terms", type=non_negative_int, metavar="M",
                         help="give the first M terms to the prompt (if the model takes terms) and to selection")
-    parser.add_argument("--check-terms", type=int, default=DEFAULT_CHECK_TERMS, metavar="T",
+    parser.add_argument("--check-terms", type=positive_int, default=DEFAULT_CHECK_TERMS, metavar="T",
                         help="terms a program must reproduce (default: every listed term of the target)")
     parser.add_argument("--no-search", action="store_true",
                         help="with --with-terms: no term search beside the model (the language's corpus, "
@@ -437,12 +443,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"seconds of term search per target (default {DEFAULT_SEARCH_SECONDS:g})")
     parser.add_argument("--no-constrain", action="store_true", help="decode without the grammar constraint")
     parser.add_argument("--backend", default="hf", choices=("hf", "ctranslate2"))
-    parser.add_argument("--batch-size", type=int, help="targets decoded together (default: 256 rows / K)")
-    parser.add_argument("--workers", type=int, help="execution worker processes (default: up to 2)")
-    parser.add_argument("--threads", type=int, default=1,
+    parser.add_argument("--batch-size", type=positive_int, help="targets decoded together (default: 256 rows / K)")
+    parser.add_argument("--workers", type=non_negative_int, help="execution worker processes (default: up to 2)")
+    parser.add_argument("--threads", type=positive_int, default=1,
                         help="torch threads for decoding (default 1: a tiny model's matmuls gain little from more, "
                         "and spinning threads collapse when the cores are shared with the execution workers)")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="hard seconds per candidate")
+    parser.add_argument("--timeout", type=positive_float, default=DEFAULT_TIMEOUT, help="hard seconds per candidate")
     parser.add_argument("--limits", type=json.loads, help='the language\'s execution limits as JSON, e.g. '
                         '\'{"max_steps": 1000000}\' for LODA (default: the language\'s own)')
     parser.add_argument("--report-dir", help="write report.json, items.jsonl, report.md, report.html here")
@@ -477,38 +483,50 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: --repair needs --with-terms M with M >= {MIN_TERMS}", file=sys.stderr)
         return 2
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from .generate import set_threads
-
-    set_threads(args.threads)
     progress = not args.no_progress
     corpus_path = args.corpus or os.environ.get("CODEGEN_LODA_CORPUS")
 
+    # Every argument and input is checked from the file system before the model loads (seconds):
+    # the checkpoint's path and language (its codegen.json), --recipe, --baseline, --programs, the corpus.
     checkpoint = None
+    checkpoint_dir: Path | None = None
     meta: dict[str, Any] = {}
     split_options: dict[str, Any] = {}  # a baseline alone: the recipes' defaults
+    own: str | None = None
     if args.checkpoint:
-        from .generate import resolve_checkpoint
-        from .model import load_checkpoint
+        from .generate import checkpoint_language, resolve_checkpoint
 
         try:
             checkpoint_dir = resolve_checkpoint(args.checkpoint)
-            checkpoint = load_checkpoint(checkpoint_dir)
         except FileNotFoundError as error:
             print(f"error: {error}", file=sys.stderr)
-            return 1
-        meta = dict(checkpoint.meta or {})
-        try:
-            split_options = training_data_options(checkpoint_dir, meta)
-        except ValueError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 1
-    lang_name = args.lang or (checkpoint.language if isinstance(getattr(checkpoint, "language", None), str)
-                              else getattr(getattr(checkpoint, "language", None), "name", None)) or "loda"
+            return 2
+        own = checkpoint_language(checkpoint_dir)
+    lang_name = args.lang or own or "loda"
+    if own and own != lang_name:
+        print(f"error: the checkpoint is a {own} model, not {lang_name}", file=sys.stderr)
+        return 2
     language = get_language(lang_name)
-    if checkpoint is not None:
-        own = checkpoint.language if isinstance(checkpoint.language, str) else checkpoint.language.name
-        if own != lang_name:
-            print(f"error: the checkpoint is a {own} model, not {lang_name}", file=sys.stderr)
+    if args.recipe and args.recipe not in language.recipes:
+        print(f"error: --recipe {args.recipe}: {lang_name} has the recipes {', '.join(language.recipes)}",
+              file=sys.stderr)
+        return 2
+    if args.programs:
+        from languages.loda.corpus import iter_program_files
+
+        try:  # its first program (a folder, an .asm file or a tarball's first member): cheap
+            next(iter(iter_program_files(args.programs)), None)
+        except InputError as error:
+            print(f"error: --programs {error}", file=sys.stderr)
+            return 2
+    previous_report: dict[str, Any] | None = None
+    if args.baseline:
+        from .reports import load_report
+
+        try:
+            previous_report = load_report(args.baseline)
+        except (OSError, ValueError) as error:  # missing, a directory without report.json, not JSON
+            print(f"error: --baseline {args.baseline}: not a readable report.json ({error})", file=sys.stderr)
             return 2
 
     corpus = None
@@ -517,13 +535,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         try:
             corpus = Corpus.load(corpus_path, progress=progress)
-        except FileNotFoundError as error:
+        except (FileNotFoundError, InputError) as error:  # InputError: a damaged corpus (CorpusError)
             print(f"error: {error}", file=sys.stderr)
-            return 1
+            return 2
         if hasattr(language, "set_corpus"):
             language.set_corpus(corpus)
     elif lang_name == "loda":
         print("warning: no --corpus: programs that call seq cannot run", file=sys.stderr)
+
+    from .generate import set_threads
+
+    set_threads(args.threads)  # imports torch (seconds): after the checks above
+    if checkpoint_dir is not None:
+        from .model import load_checkpoint
+
+        checkpoint = load_checkpoint(checkpoint_dir)
+        meta = dict(checkpoint.meta or {})
+        try:
+            split_options = training_data_options(checkpoint_dir, meta)
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        loaded = checkpoint.language if isinstance(checkpoint.language, str) else checkpoint.language.name
+        if loaded != lang_name:  # a checkpoint whose codegen.json names no language
+            print(f"error: the checkpoint is a {loaded} model, not {lang_name}", file=sys.stderr)
+            return 2
 
     recipe = _recipe(args, lang_name, meta)
     with_terms = args.with_terms
@@ -607,11 +643,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 extra_items["baseline"] = base_items
     finally:
         pool.close()
-    if args.baseline:
-        from .reports import load_report
-
-        previous = load_report(args.baseline)
-        previous = {key: value for key, value in previous.items() if key not in ("baseline", "baseline_model")}
+    if previous_report is not None:
+        previous = {key: value for key, value in previous_report.items() if key not in ("baseline", "baseline_model")}
         previous.setdefault("label", f"baseline ({args.baseline})")
         report["baseline"] = previous
     report["config"] = config
@@ -635,4 +668,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

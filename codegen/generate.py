@@ -22,6 +22,12 @@ given and the language has a search (`Language.search_programs`: for LODA, the c
 and mutations of the model's candidates), its verified programs join the candidates too, scored
 by the model like its own. Every candidate records its `source` ("model", "repair",
 "search:<family>"), so figures can be given per source.
+
+Exit status (`codegen.cli`): 0 a program was chosen (and matches the given --terms / --expected
+where any are given); 1 no candidate parsed and ran, or a runtime failure; 2 a usage or input
+error (bad arguments or numbers, a missing checkpoint, a missing or damaged corpus); 3 --terms or
+--expected were given and no candidate matches them (the closest one is still printed); 130
+interrupted. At most MAX_NUM_SAMPLES (512) candidates per request: -k decodes K sequences at once.
 """
 from __future__ import annotations
 
@@ -34,8 +40,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+from .cli import (EXIT_FAILURE, EXIT_NO_MATCH, EXIT_OK, EXIT_USAGE, non_negative_int, positive_float, positive_int,
+                  probability, run_main)
 from .execution import DEFAULT_TIMEOUT, ExecutionPool, ExecutionTask
-from .language import CodeError, Language, SearchHit, get_language
+from .language import CodeError, InputError, Language, SearchHit, available_languages, get_language
 from .model import META_FILE  # codegen.model imports torch/transformers lazily
 from .number_slots import prompt_numbers
 from .prompts import make_prompt
@@ -53,6 +61,9 @@ DEFAULT_SEARCH_SECONDS = 2.0
 SEARCH_SEEDS = 4
 # fewer given terms than this: a match is reported as a weak check
 MIN_CONVINCING_TERMS = 6
+# most candidates per request (-k, :samples): decoding holds K sequences at once (beams: K beams of
+# every step), so memory and time grow with K; -k 20000 took 85 s and 4 GB on the WAT model
+MAX_NUM_SAMPLES = 512
 
 
 def default_checkpoint(lang: str = "loda") -> str:
@@ -83,6 +94,19 @@ def resolve_checkpoint(path: str | os.PathLike) -> Path:
             f"{candidate} has no {META_FILE} (in it or its parent): not a codegen checkpoint; "
             f"pass --checkpoint DIR, a directory written by codegen.train.")
     return candidate
+
+
+def checkpoint_language(checkpoint: Path) -> str | None:
+    """The language a resolved checkpoint was trained for, from its codegen.json alone (None where
+    it does not say), so a --lang that does not fit is refused before the model loads."""
+    for folder in (checkpoint, checkpoint.parent):
+        if (folder / META_FILE).is_file():
+            try:
+                language = json.loads((folder / META_FILE).read_text()).get("language")
+            except (OSError, ValueError, AttributeError):
+                return None
+            return language if isinstance(language, str) else None
+    return None
 
 
 @dataclass
@@ -542,26 +566,21 @@ def choose(request: Request, candidates: list[Candidate], *,
 # command line
 
 
-def non_negative_int(text: str) -> int:
-    """argparse type for counts where 0 means off (e.g. --retry-samples)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative; give 0 (off) or more")
+def num_samples_arg(text: str) -> int:
+    """argparse type of -k / --num-samples (and the REPL's :samples): 1 to MAX_NUM_SAMPLES."""
+    value = positive_int(text)
+    if value > MAX_NUM_SAMPLES:
+        raise argparse.ArgumentTypeError(
+            f"{value} candidates is more than the limit of {MAX_NUM_SAMPLES} per request (K sequences are decoded "
+            f"at once, so time and memory grow with K); give {MAX_NUM_SAMPLES} or fewer")
     return value
 
 
-def positive_float(text: str) -> float:
-    """argparse type for durations."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text} is not positive")
-    return value
+def language_arg(text: str) -> str:
+    """argparse type of --lang (and the REPL's :lang): a language there is."""
+    if text not in available_languages():
+        raise argparse.ArgumentTypeError(f"unknown language {text!r}; there are: {', '.join(available_languages())}")
+    return text
 
 
 def parse_terms(text: str | None) -> list[int] | None:
@@ -642,24 +661,34 @@ def describe_source(chosen: Candidate, result: GenerationResult) -> list[str]:
     return lines
 
 
+EXIT_HELP = f"""exit status:
+  0    a program was chosen (and matches --terms / --expected where they are given)
+  1    no candidate parsed and ran (or a runtime failure)
+  2    a usage or input error: bad arguments or numbers, a missing checkpoint, a missing or damaged corpus
+  3    --terms or --expected were given and no candidate matches them (the closest is still printed)
+  130  interrupted (Ctrl-C; in --interactive, Ctrl-C cancels the request and returns to the prompt)
+-k is at most {MAX_NUM_SAMPLES}: K sequences are decoded at once."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m codegen.generate", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXIT_HELP)
     parser.add_argument("description", nargs="*", help="what the program should compute")
     parser.add_argument("--checkpoint", help=f"model directory (default {DEFAULT_CHECKPOINT}, or "
                         "checkpoints/<lang>-t5-tiny for --lang)")
-    parser.add_argument("--lang", help="target language (must be the checkpoint's)")
+    parser.add_argument("--lang", type=language_arg,
+                        help=f"target language (must be the checkpoint's): {', '.join(available_languages())}")
     parser.add_argument("--terms", help="first terms, comma separated: go to the prompt and to selection")
     parser.add_argument("--expected", type=int, help="expected result (problems): used in selection")
-    parser.add_argument("--num-samples", "-k", type=int,
-                        help="candidates to decode (default: the checkpoint's num_beams beams where its "
-                             "generation_config.json recommends beam search, else 1: greedy)")
+    parser.add_argument("--num-samples", "-k", type=num_samples_arg,
+                        help="candidates to decode, 1 to %d (default: the checkpoint's num_beams beams where its "
+                             "generation_config.json recommends beam search, else 1: greedy)" % MAX_NUM_SAMPLES)
     parser.add_argument("--strategy", choices=("greedy", "beam", "sample"),
                         help="default: greedy for one sample; for more, beam search where the checkpoint "
                         "recommends it, else sampling")
-    parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("--top-p", type=float, default=1.0)
-    parser.add_argument("--top-k", type=int, default=0)
+    parser.add_argument("--temperature", type=positive_float, default=1.0)
+    parser.add_argument("--top-p", type=probability, default=1.0)
+    parser.add_argument("--top-k", type=non_negative_int, default=0)
     parser.add_argument("--seed", type=int)
     parser.add_argument("--retry-samples", type=non_negative_int, default=DEFAULT_RETRY_SAMPLES, metavar="N",
                         help="where no candidate parses and runs, sample N more and choose among them "
@@ -676,13 +705,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "candidates only)")
     parser.add_argument("--search-time", type=positive_float, default=DEFAULT_SEARCH_SECONDS, metavar="S",
                         help=f"seconds of term search per request (default {DEFAULT_SEARCH_SECONDS:g})")
-    parser.add_argument("--count", type=int, default=DEFAULT_TERMS, help="terms to compute and show")
+    parser.add_argument("--count", type=positive_int, default=DEFAULT_TERMS, help="terms to compute and show")
     parser.add_argument("--no-constrain", action="store_true", help="decode without the grammar constraint")
     parser.add_argument("--backend", default="hf", choices=("hf", "ctranslate2"))
     parser.add_argument("--corpus", help="LODA corpus for seq calls (default $CODEGEN_LODA_CORPUS)")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="hard seconds per candidate")
-    parser.add_argument("--workers", type=int, help="execution worker processes")
-    parser.add_argument("--threads", type=int, default=1,
+    parser.add_argument("--timeout", type=positive_float, default=DEFAULT_TIMEOUT, help="hard seconds per candidate")
+    parser.add_argument("--workers", type=non_negative_int,
+                        help="execution worker processes (0: in this process, without a hard timeout)")
+    parser.add_argument("--threads", type=positive_int, default=1,
                         help="torch threads for decoding (default 1: a tiny model's matmuls gain little from more, "
                         "and spinning threads collapse when the cores are shared with the execution workers)")
     parser.add_argument("--show-all", action="store_true", help="list every candidate")
@@ -730,23 +760,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.repair and not args.interactive and len(terms or ()) < MIN_TERMS:
         parser.error(f"--repair checks variants against --terms: give at least {MIN_TERMS} terms")
     checkpoint = _checkpoint_for(args)
+    # every argument and input is checked before the model loads (seconds)
     try:
-        resolve_checkpoint(checkpoint)
+        own = checkpoint_language(resolve_checkpoint(checkpoint))
     except FileNotFoundError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 1
+        return EXIT_USAGE
+    if args.lang and own and own != args.lang:
+        print(f"error: {checkpoint} is a {own} model, not {args.lang}; pass --checkpoint for a {args.lang} model",
+              file=sys.stderr)
+        return EXIT_USAGE
     try:
         corpus = _load_corpus(args.corpus)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, InputError) as error:  # InputError: a damaged corpus (CorpusError)
         print(f"error: {error}", file=sys.stderr)
-        return 1
+        return EXIT_USAGE
     set_threads(args.threads)
     generator = _make_generator(checkpoint, args, corpus)
     try:
         if args.lang and args.lang != generator.language.name:
             print(f"error: {checkpoint} is a {generator.language.name} model, not {args.lang}; "
                   f"pass --checkpoint for a {args.lang} model", file=sys.stderr)
-            return 1
+            return EXIT_USAGE
         if args.interactive:
             repl = Repl(generator, args, corpus=corpus)
             try:
@@ -758,9 +793,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps(result.to_dict(all_candidates=args.show_all), indent=2))
         else:
             print(format_result(result, show_all=args.show_all))
-        return 0 if result.ok else 2
+        return exit_status(result)
     finally:
         generator.close()
+
+
+def exit_status(result: GenerationResult) -> int:
+    """The documented exit status of one request: 1 where no candidate ran, 3 where terms or an
+    expected result were given and the chosen program does not match them (a script can then tell
+    a solution from a guess), else 0."""
+    if not result.ok:
+        return EXIT_FAILURE
+    given = result.request.terms or result.request.expected is not None
+    if given and result.chosen.match is not True:
+        return EXIT_NO_MATCH
+    return EXIT_OK
 
 
 def run_one(generator: Generator, description: str, terms: list[int] | None, args: argparse.Namespace,
@@ -788,13 +835,14 @@ REPL_HELP = """Type a description to generate a program. Commands:
   :repair N          with terms none reproduces, try N one-constant variants (0: off)
   :constrain on|off  grammar-constrained decoding
   :count N           terms to compute and show
-  :lang L            switch language (loads checkpoints/<L>-t5-tiny)
+  :lang L            switch language (loads checkpoints/<L>-t5-tiny; clears terms, offset, expected)
   :checkpoint DIR    load another checkpoint
   :show all|best     list every candidate, or only the chosen one
   :json on|off       print results as JSON
   :settings          show the current settings
   :help              this text
-  :quit              leave (also Ctrl-D)"""
+  :quit              leave (also Ctrl-D)
+Ctrl-C cancels the request in flight and returns to the prompt."""
 
 
 class Repl:
@@ -845,6 +893,8 @@ class Repl:
                 except EOFError:
                     self.say("")
                     return
+                except KeyboardInterrupt:  # Ctrl-C at the prompt drops the line, as a shell does
+                    self.say("\n(:quit or Ctrl-D to leave)")
         else:
             for line in self.stdin:
                 yield line.rstrip("\n")
@@ -857,14 +907,21 @@ class Repl:
             if not line or line.startswith("#"):
                 continue
             if line.startswith(":"):
-                if self.command(line) is False:
-                    break
+                try:
+                    if self.command(line) is False:
+                        break
+                except KeyboardInterrupt:  # e.g. while :lang loads a model
+                    self.say("cancelled")
                 continue
             try:
                 result = run_one(self.generator, line, self.terms, self.args, num_samples=self.samples,
                                  constrain=self.constrain)
             except (ValueError, RuntimeError) as error:
                 self.say(f"error: {error}")
+                continue
+            except KeyboardInterrupt:
+                # Ctrl-C cancels this request only; the execution pool replaced its busy workers
+                self.say("cancelled")
                 continue
             if self.as_json:
                 self.say(json.dumps(result.to_dict(all_candidates=self.show_all)))
@@ -894,9 +951,7 @@ class Repl:
                 self.args.expected = int(value) if value else None
                 self.say(f"expected: {self.args.expected}")
             elif name in ("samples", "k"):
-                samples = int(value)
-                if samples < 1:
-                    raise ValueError("samples must be at least 1")
+                samples = num_samples_arg(value)
                 self.samples = samples
                 self.say(f"samples: {samples}")
             elif name == "strategy":
@@ -930,7 +985,7 @@ class Repl:
                 elif not value:
                     raise ValueError(f":{name} needs a value")
                 else:
-                    self._switch(default_checkpoint(value) if name == "lang" else value)
+                    self._switch(default_checkpoint(language_arg(value)) if name == "lang" else value)
             elif name == "settings":
                 self.say(json.dumps({"language": self.generator.language.name, "terms": self.terms,
                                      "expected": self.args.expected, "samples": self.samples or "checkpoint default",
@@ -952,9 +1007,28 @@ class Repl:
             self.say(f"error: {error}")
             return
         fresh = _make_generator(checkpoint, self.args, self.corpus)
+        before = self.generator.language.name
         self.generator.close()
         self.generator = fresh
         self.say(f"loaded {checkpoint} ({fresh.language.name})")
+        if fresh.language.name != before:
+            self._clear_problem(before)
+
+    def _clear_problem(self, before: str) -> None:
+        """Forget what described the previous language's problem (its terms, offset and expected
+        result), saying what went: LODA terms must not be checked against a WAT program."""
+        cleared = []
+        if self.terms:
+            cleared.append(f"terms {', '.join(map(str, self.terms))}")
+            self.terms = None
+        if self.args.offset is not None:
+            cleared.append(f"offset {self.args.offset}")
+            self.args.offset = None
+        if self.args.expected is not None:
+            cleared.append(f"expected {self.args.expected}")
+            self.args.expected = None
+        if cleared:
+            self.say(f"cleared {'; '.join(cleared)} (they were for {before})")
 
 
 def _on_off(value: str) -> bool:
@@ -966,4 +1040,4 @@ def _on_off(value: str) -> bool:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

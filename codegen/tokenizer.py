@@ -54,6 +54,8 @@ def prefix_tokens(languages: Iterable[str]) -> list[str]:
 # -- training ---------------------------------------------------------------------------
 def prompt_texts(corpus: str | None, languages: Sequence[str], *, log=print) -> Iterator[str]:
     """The natural-language parts of every recipe's prompts: sequence names and problem texts."""
+    from .language import InputError
+
     for name in languages:
         try:
             language = get_language(name)
@@ -73,6 +75,8 @@ def prompt_texts(corpus: str | None, languages: Sequence[str], *, log=print) -> 
                     text = record.meta.get("name") or record.meta.get("text") or _strip_prompt(record.prompt)
                     count += 1
                     yield text
+            except InputError:  # a corpus that cannot be read is the user's to fix, not a recipe's failure
+                raise
             except Exception as error:  # an adapter still in progress must not break the build
                 log(f"tokenizer: recipe {recipe!r} failed after {count} records: {type(error).__name__}: {error}")
             log(f"tokenizer: {count} texts from recipe {recipe!r}")
@@ -344,6 +348,8 @@ def decode_code(tokenizer, language: Language | str, ids: Iterable[int], prompt:
 
 # -- CLI ----------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
+    from .cli import positive_int
+
     parser = argparse.ArgumentParser(prog="python -m codegen.tokenizer", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -351,15 +357,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     build.add_argument("--corpus", default=None, help="LODA corpus (tarball or checkout); default $CODEGEN_LODA_CORPUS")
     build.add_argument("--langs", default="loda", help="comma-separated languages, e.g. loda,wat")
     build.add_argument("--out", required=True, help="output directory")
-    build.add_argument("--vocab-size", type=int, default=DEFAULT_VOCAB_SIZE,
+    build.add_argument("--vocab-size", type=positive_int, default=DEFAULT_VOCAB_SIZE,
                        help=f"SentencePiece pieces for prompt text (default {DEFAULT_VOCAB_SIZE})")
     args = parser.parse_args(argv)
     log = lambda message: print(message, file=sys.stderr)  # noqa: E731
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        print(f"error: --out {args.out} is a file; give a directory", file=sys.stderr)
+        return 2
     try:
         tokenizer = build_tokenizer(args.corpus, args.langs.split(","), vocab_size=args.vocab_size, log=log)
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except RuntimeError as error:  # sentencepiece refuses a vocabulary the texts cannot fill
+        print(f"error: cannot train the tokenizer: {str(error).strip().splitlines()[-1]}", file=sys.stderr)
+        return 1
     out = save_tokenizer(tokenizer, args.out)
     size = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
     print(json.dumps({"out": str(out), "vocab": len(tokenizer), "languages": sorted(tokenizer.codegen_meta["languages"]),
@@ -368,4 +380,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from .cli import run_main
+
+    sys.exit(run_main(main))

@@ -24,7 +24,9 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from .cli import run_main
 from .config import ConfigError, load_config
+from .language import InputError
 
 REPO = Path(__file__).resolve().parent.parent
 BATCH_LOG_ENV = "CODEGEN_BATCH_LOG"  # test hook: append one hash per training batch to this file
@@ -193,7 +195,32 @@ def _trainer_class():
                 time.sleep(delay)
             return super().training_step(model, inputs, num_items_in_batch)
 
+        def _issue_warnings_after_load(self, load_result: Any) -> None:
+            # A checkpoint saves a tied weight once (T5: shared.weight, not the embeddings and
+            # lm_head that share it), so `--resume` loads it with those keys "missing": known and
+            # harmless, as the model ties them to the loaded weight. Only other missing keys warn.
+            missing = untied_missing_keys(load_result.missing_keys, tied_weight_keys(self.model))
+            if len(missing) != len(load_result.missing_keys):
+                self.model.tie_weights()
+            super()._issue_warnings_after_load(load_result._replace(missing_keys=missing))
+
     return CodegenTrainer
+
+
+def tied_weight_keys(model: Any) -> dict[str, str]:
+    """tied parameter name -> the name of the weight it shares (transformers 5 keeps a mapping;
+    4 a list of names whose source is the input embedding, here "shared.weight" or unknown)."""
+    tied = getattr(model, "all_tied_weights_keys", None) or getattr(model, "_tied_weights_keys", None) or {}
+    if isinstance(tied, dict):
+        return {str(key): str(value) for key, value in tied.items()}
+    return {str(key): "" for key in tied}
+
+
+def untied_missing_keys(missing: Sequence[str], tied: dict[str, str]) -> list[str]:
+    """The missing keys of a checkpoint load that are not explained by weight tying: a tied key
+    is explained where the weight it shares was loaded (is not missing itself)."""
+    absent = set(missing)
+    return [key for key in missing if key not in tied or tied[key] in absent]
 
 
 def prepare_tokenizer(config: dict[str, Any]):
@@ -412,25 +439,38 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "with a checkpoint saved; `--resume` continues")
     args, extra = parser.parse_known_args(argv)
     try:
-        config = load_config(args.config, extra)
-        if args.max_steps is not None:
-            if args.max_steps <= 0:
-                raise ConfigError("--max-steps: expected a positive integer")
-            config["training"]["max_steps"] = args.max_steps
+        # the arguments alone first: validating a config imports transformers (seconds to tens of seconds)
+        if args.max_steps is not None and args.max_steps <= 0:
+            raise ConfigError("--max-steps: expected a positive integer")
         if args.time_limit is not None and args.time_limit <= 0:
             raise ConfigError("--time-limit: expected a positive number of minutes")
+        if args.output_dir and Path(args.output_dir).exists() and not Path(args.output_dir).is_dir():
+            raise ConfigError(f"--output-dir {args.output_dir} is a file; give a directory")
+        if args.corpus:
+            from languages.loda.corpus import resolve_corpus_path
+
+            resolve_corpus_path(args.corpus)
+        config = load_config(args.config, extra)
+        if args.max_steps is not None:
+            config["training"]["max_steps"] = args.max_steps
         output_dir = args.output_dir or config.get("output_dir") or f"runs/{Path(args.config).stem}"
         corpus = args.corpus or config.get("corpus") or os.environ.get("CODEGEN_LODA_CORPUS")
         if config["language"] == "loda" and not corpus:
             raise ConfigError("no LODA corpus: pass --corpus PATH, set `corpus:` in the config, "
                               "or export CODEGEN_LODA_CORPUS")
+        if corpus and config["language"] == "loda":
+            from languages.loda.corpus import resolve_corpus_path
+
+            resolve_corpus_path(corpus)  # a wrong path or a text file fails now, not after the model is built
+        if Path(output_dir).exists() and not Path(output_dir).is_dir():
+            raise ConfigError(f"--output-dir {output_dir} is a file; give a directory")
         if os.environ.get("LOCAL_RANK") not in (None, "0"):
             log = lambda message: None  # noqa: E731 - only rank 0 talks
         else:
             log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
         results = run(config, corpus=corpus, output_dir=output_dir, resume=args.resume, log=log,
                       time_limit=args.time_limit * 60 if args.time_limit else None)
-    except ConfigError as error:
+    except (ConfigError, InputError) as error:  # InputError: a damaged corpus, found when it is read
         print(f"error: {error}", file=sys.stderr)
         return 2
     except FileNotFoundError as error:
@@ -448,4 +488,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -342,3 +342,32 @@ def test_time_limit_must_be_positive(tmp_path, capsys):
     path = _write(tmp_path / "tiny.yaml", TINY)
     assert main(["--config", str(path), "--corpus", str(tmp_path), "--time-limit", "0"]) == 2
     assert "--time-limit" in capsys.readouterr().err
+
+
+def test_resume_does_not_warn_about_tied_weights(capfd):
+    """A checkpoint stores T5's shared embedding once; `--resume` loads it with the tied copies
+    (encoder/decoder embed_tokens, lm_head) "missing". That known, harmless case is silent; any
+    other missing key still warns."""
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    from codegen.train import _trainer_class, tied_weight_keys, untied_missing_keys
+
+    model = T5ForConditionalGeneration(T5Config(d_model=8, d_ff=8, num_layers=1, num_heads=1, d_kv=8, vocab_size=32))
+    tied = tied_weight_keys(model)
+    assert {"encoder.embed_tokens.weight", "decoder.embed_tokens.weight", "lm_head.weight"} <= set(tied)
+    tied_keys = ["encoder.embed_tokens.weight", "decoder.embed_tokens.weight", "lm_head.weight"]
+    assert untied_missing_keys(tied_keys, tied) == []
+    # the shared weight itself missing: the tied copies are not explained
+    assert set(untied_missing_keys(tied_keys + ["shared.weight"], tied)) == set(tied_keys + ["shared.weight"])
+
+    import torch
+
+    trainer = object.__new__(_trainer_class())  # the method reads self.model only
+    trainer.model = model
+    result = torch.nn.modules.module._IncompatibleKeys(missing_keys=tied_keys, unexpected_keys=[])
+    capfd.readouterr()
+    trainer._issue_warnings_after_load(result)  # transformers' logger writes to stderr, not to logging's root
+    assert "missing keys" not in capfd.readouterr().err
+    trainer._issue_warnings_after_load(result._replace(missing_keys=tied_keys + ["encoder.block.0.x"]))
+    err = capfd.readouterr().err
+    assert "missing keys" in err and "encoder.block.0.x" in err and "lm_head" not in err
