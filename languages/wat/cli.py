@@ -19,9 +19,10 @@ import argparse
 import json
 import os
 import sys
+import threading
 import time
 from collections import Counter
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 from codegen.cli import non_negative_int, positive_float, positive_int
 from codegen.language import InputError
@@ -70,6 +71,27 @@ def _fail(path: str, error: Exception) -> int:
     return 1
 
 
+def _interruptible(call: Callable[[], Any]) -> Any:
+    """`call()` on a daemon thread while the main thread waits for it. A wasm call runs in native
+    code, where Python handles Ctrl-C only when the call returns (at its --timeout); waiting here,
+    the main thread takes Ctrl-C at once and the CLI ends, the thread with it."""
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as error:  # handed to the main thread as if raised there
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, name="wat-run", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(0.1)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .runner import RunLimits, run
 
@@ -77,7 +99,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         limits = RunLimits(fuel=args.fuel, timeout=args.timeout, memory_bytes=args.memory)
         text = _read(args.file, limits.max_bytes)
-        result = run(text, entry=args.entry, args=list(args.args), limits=limits, isolate=args.isolate, logs=logs)
+        result = _interruptible(lambda: run(text, entry=args.entry, args=list(args.args), limits=limits,
+                                            isolate=args.isolate, logs=logs))
     except (WatError, InputError, OSError) as error:
         for value in logs:
             sys.stderr.write(f"log: {value}\n")
