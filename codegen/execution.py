@@ -7,7 +7,8 @@ run: every task has a wall-clock deadline, and a worker that overruns it is kill
 A worker that dies (crash, out of memory) is replaced the same way (`error_kind="crash"`).
 
 Workers are forked where the platform allows it, so they share the parent's loaded
-state (the LODA corpus behind `seq` calls) without pickling it.
+state (the LODA corpus behind `seq` calls) without pickling it. A worker also runs a
+language's term searches (`SearchTask`), so the searches of many requests run side by side.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any, Callable, Mapping, Sequence
 
-from .language import ExecutionResult, Language, get_language
+from .language import ExecutionResult, Language, SearchHit, get_language
 
 DEFAULT_TIMEOUT = 5.0
 
@@ -42,8 +43,40 @@ class ExecutionTask:
                 tuple(sorted((self.limits or {}).items())))
 
 
-def run_task(language: Language, task: ExecutionTask) -> ExecutionResult:
+@dataclass(frozen=True)
+class SearchTask:
+    """One term search: `language.search_programs(terms, offset=..., forbidden=..., seeds=...,
+    time_limit=...)`. Its hard deadline in the pool is at least `time_limit` plus `SEARCH_GRACE`
+    (a worker loads the language's search index on its first search)."""
+
+    terms: tuple[int, ...]
+    offset: int = 0
+    forbidden: tuple[str, ...] = ()
+    seeds: tuple[tuple[str, str], ...] = ()
+    time_limit: float = 2.0
+
+    @property
+    def hard_timeout(self) -> float:
+        return self.time_limit + SEARCH_GRACE
+
+
+SEARCH_GRACE = 60.0  # seconds beyond a search's own limit before its worker is killed
+
+
+@dataclass
+class SearchOutcome:
+    """What a search task gave: its hits, or why it failed."""
+
+    ok: bool
+    hits: list[SearchHit] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+
+
+def run_task(language: Language, task: ExecutionTask | SearchTask) -> ExecutionResult | SearchOutcome:
     """Run one task in this process, timing it; converts any escaping exception into a failed result."""
+    if isinstance(task, SearchTask):
+        return _run_search(language, task)
     kwargs: dict[str, Any] = {"terms": task.terms, "forbidden": task.forbidden}
     if task.offset is not None:
         kwargs["offset"] = task.offset
@@ -57,6 +90,16 @@ def run_task(language: Language, task: ExecutionTask) -> ExecutionResult:
     if not result.seconds:
         result.seconds = time.perf_counter() - start
     return result
+
+
+def _run_search(language: Language, task: SearchTask) -> SearchOutcome:
+    start = time.perf_counter()
+    try:
+        hits = language.search_programs(list(task.terms), offset=task.offset, forbidden=task.forbidden,
+                                        seeds=task.seeds, time_limit=task.time_limit)
+        return SearchOutcome(ok=True, hits=list(hits), seconds=time.perf_counter() - start)
+    except Exception as error:  # a search bug costs this request its search, not the run
+        return SearchOutcome(ok=False, error=f"{type(error).__name__}: {error}", seconds=time.perf_counter() - start)
 
 
 def _worker_main(language_source: Any, connection: Connection, memory_mb: int | None) -> None:
@@ -198,10 +241,13 @@ class ExecutionPool:
                 self._inline_language = source()
         return self._inline_language
 
-    def run(self, tasks: Sequence[ExecutionTask], progress: Callable[[int], None] | None = None) -> list[ExecutionResult]:
-        """Results in the order of `tasks`. `progress(n)` is called as n more tasks finish."""
+    def run(self, tasks: Sequence[ExecutionTask | SearchTask],
+            progress: Callable[[int], None] | None = None) -> list[ExecutionResult | SearchOutcome]:
+        """Results in the order of `tasks` (a search task's is a `SearchOutcome`, or a failed
+        `ExecutionResult` where its worker timed out or died). `progress(n)` is called as n more
+        tasks finish."""
         tasks = list(tasks)
-        results: list[ExecutionResult | None] = [None] * len(tasks)
+        results: list[ExecutionResult | SearchOutcome | None] = [None] * len(tasks)
         if not tasks:
             return []
         if self.workers == 0:
@@ -230,7 +276,7 @@ class ExecutionPool:
                 worker = self._replace(worker, killed=False)
                 worker.connection.send((index, tasks[index]))
             worker.task = index
-            worker.deadline = time.monotonic() + self.timeout
+            worker.deadline = time.monotonic() + max(self.timeout, getattr(tasks[index], "hard_timeout", 0.0))
             return True
 
         try:
@@ -272,9 +318,10 @@ class ExecutionPool:
                     finished.append(worker)
                 elif time.monotonic() >= worker.deadline:
                     index = worker.task
+                    limit = max(self.timeout, getattr(tasks[index], "hard_timeout", 0.0))
                     results[index] = ExecutionResult(
-                        ok=False, error=f"no result within the hard timeout of {self.timeout:g} s",
-                        error_kind="timeout", seconds=self.timeout)
+                        ok=False, error=f"no result within the hard timeout of {limit:g} s",
+                        error_kind="timeout", seconds=limit)
                     finished.append(self._replace(worker, killed=True))
             remaining -= len(finished)
             if progress and finished:

@@ -166,6 +166,10 @@ class Language(abc.ABC):
     # here; the default finds nothing.
     has_search: bool = False
 
+    def prepare_search(self) -> None:
+        """Load what searches need (indexes over the corpus) now: worker processes forked after
+        this share it instead of each loading it on its first search."""
+
     def search_programs(self, terms: Sequence[int], *, offset: int = 0, forbidden: Sequence[str] = (),
                         seeds: Sequence[tuple[str, str]] = (), time_limit: float = 2.0,
                         max_results: int = 5) -> list[SearchHit]:

@@ -148,3 +148,14 @@ def test_a_match_the_model_wrote_ranks_before_the_searchs_and_search_hits_keep_t
     assert select([second, first], terms=[1, 2, 3], agreement_weight=0.0) is first
     repaired = _ran("r\n", [1, 2, 3, 7], confidence=-0.1, repair={"from": "m\n", "constant": 1, "value": 2})
     assert select([repaired, second], terms=[1, 2, 3], agreement_weight=0.0) is second
+
+
+def test_searches_run_in_the_pools_workers_and_a_failing_one_says_why():
+    from codegen.execution import ExecutionPool, SearchOutcome, SearchTask
+
+    with ExecutionPool(get_language("loda"), workers=2, timeout=5) as pool:
+        found, failed = pool.run([SearchTask(terms=(1, 4, 9, 16, 25, 36, 49), offset=1, time_limit=1.0),
+                                  SearchTask(terms=(), time_limit=1.0)])
+    assert isinstance(found, SearchOutcome) and found.ok and found.hits
+    assert any(hit.code == "#offset 1\npow $0,2\n" for hit in found.hits)
+    assert isinstance(failed, SearchOutcome) and not failed.ok and "no terms" in failed.error

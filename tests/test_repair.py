@@ -104,10 +104,11 @@ def test_generator_repairs_only_when_asked_and_only_against_terms(checkpoint):
         generator.backend = _RecordingBackend({"greedy": [hypothesis]})
         terms = [0, 4, 8, 12, 16, 20]
 
-        plain = generator.generate("Multiples of 4.", terms=terms, offset=0)
+        # repair alone (the term search would find these programs itself)
+        plain = generator.generate("Multiples of 4.", terms=terms, offset=0, search=False)
         assert plain.chosen.match is False and plain.repair_programs == 0  # off by default
 
-        repaired = generator.generate("Multiples of 4.", terms=terms, offset=0, repair=64)
+        repaired = generator.generate("Multiples of 4.", terms=terms, offset=0, repair=64, search=False)
         assert repaired.chosen.match and repaired.chosen.extra["repair"]["value"] == 4
         assert 0 < repaired.repair_programs <= 64
         # only the matching variant joins the model's own candidate
@@ -119,7 +120,7 @@ def test_generator_repairs_only_when_asked_and_only_against_terms(checkpoint):
         lone = generator.generate("Four.", expected=4, repair=64)
         assert lone.repair_programs == 0 and not any(c.extra.get("repair") for c in lone.candidates)
         # a candidate that already matches: nothing to repair
-        fine = generator.generate("Multiples of 3.", terms=[0, 3, 6, 9, 12], offset=0, repair=64)
+        fine = generator.generate("Multiples of 3.", terms=[0, 3, 6, 9, 12], offset=0, repair=64, search=False)
         assert fine.repair_programs == 0 and fine.chosen.canonical == LODA.canonicalize(TIMES_THREE)
 
 

@@ -187,6 +187,15 @@ class LodaLanguage(Language):
         return [SearchHit(code=p.code, family=p.family, kind=p.kind, checked_terms=p.checked_terms, weak=p.weak)
                 for p in found]
 
+    def prepare_search(self) -> None:
+        from .search import excluded_sequences
+
+        corpus = self.corpus()
+        if corpus is not None:
+            self._search_index(corpus)
+            self._twins()
+            excluded_sequences(corpus, ())  # builds the callers table once
+
     def _search_index(self, corpus: Corpus):
         from .search.index import TermsIndex
 
