@@ -397,6 +397,18 @@ def run_baseline(retriever: Any, language: Language, pool: ExecutionPool, target
 
 # -- command line -----------------------------------------------------------------------------
 
+def _limits_arg(text: str) -> dict[str, Any]:
+    """argparse type of --limits: a JSON object of numbers (the language checks the names)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not JSON; e.g. '{{\"max_steps\": 1000000}}'") from None
+    if not isinstance(value, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                              for v in value.values()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a JSON object of numbers, e.g. '{{\"max_steps\": 1000000}}'")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m codegen.evaluate", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -449,7 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="torch threads for decoding (default 1: a tiny model's matmuls gain little from more, "
                         "and spinning threads collapse when the cores are shared with the execution workers)")
     parser.add_argument("--timeout", type=positive_float, default=DEFAULT_TIMEOUT, help="hard seconds per candidate")
-    parser.add_argument("--limits", type=json.loads, help='the language\'s execution limits as JSON, e.g. '
+    parser.add_argument("--limits", type=_limits_arg, help='the language\'s execution limits as JSON, e.g. '
                         '\'{"max_steps": 1000000}\' for LODA (default: the language\'s own)')
     parser.add_argument("--report-dir", help="write report.json, items.jsonl, report.md, report.html here")
     parser.add_argument("--baseline", help="a previous report.json to compare with")
@@ -519,6 +531,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except InputError as error:
             print(f"error: --programs {error}", file=sys.stderr)
             return 2
+    if args.report_dir and Path(args.report_dir).exists() and not Path(args.report_dir).is_dir():
+        print(f"error: --report-dir {args.report_dir} is a file; give a directory", file=sys.stderr)
+        return 2
     previous_report: dict[str, Any] | None = None
     if args.baseline:
         from .reports import load_report

@@ -104,6 +104,8 @@ CASES = [
     ("codegen.evaluate", "--checkpoint {checkpoint} --baseline {binary}", 2, "not a readable report.json"),
     ("codegen.evaluate", "--checkpoint {checkpoint} --programs {text}", 2, "neither a directory"),
     ("codegen.evaluate", "--checkpoint {checkpoint} --limits {{x", 2, "--limits"),
+    ("codegen.evaluate", "--checkpoint {checkpoint} --limits [1]", 2, "not a JSON object of numbers"),
+    ("codegen.evaluate", "--checkpoint {checkpoint} --report-dir {text}", 2, "is a file"),
     ("codegen.evaluate", "--checkpoint {missing}", 2, "no checkpoint at"),
     # codegen.train
     ("codegen.train", "--config {binary}", 2, "not UTF-8 text"),
