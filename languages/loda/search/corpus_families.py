@@ -29,15 +29,15 @@ from typing import Callable, Iterator, Sequence
 
 from ..corpus import Corpus, sequence_id
 from . import WELL_SUPPORTED, Proposal
-from .index import (DIFF, ID, KEY_TERMS, NTIMES, PAIRSUM, SECTIONS, SQUARE, VIEWS, TermsIndex, affine_key, pack,
-                    unpack, view_terms)
+from .index import (DIFF, ID, KEY_TERMS, NTIMES, PAIRSUM, PRIMEPOS, PRIMES, SECTIONS, SQUARE, VIEWS, TermsIndex,
+                    affine_key, pack, unpack, view_terms)
 from .programs import (affine_lines, binomial, combination, composition, partial_sums,
                        plus_multiple_of_n, program, shifted_view)
 
 MIN_TERMS = 3  # fewer given terms match too much of the corpus to say anything
 MAX_BUCKET = 400  # entries of one key looked at (ascending A-number: the classic ones first)
 MAX_DENOMINATOR = 1000  # a fitted scale p/q with a larger q is not believed
-LINEAR_MULTIPLES = (1, -1, 2, -2)  # c of t = affine(view) + c*n
+LINEAR_MULTIPLES = (1, -1, 2, -2, 3, -3)  # c of t = affine(view) + c*n
 SHORTLIST = 400  # most called corpus sequences tried as s1 of combinations and as outer sequences
 COMBINATION_SCALES = (1, -1, 2, -2)
 PER_STAGE = 40  # proposals of one stage, at most
@@ -127,7 +127,7 @@ def _describe(kind: str, view: int, number: int, c: int, a: Fraction, b: Fractio
     """(family, kind) texts of a view/transform proposal."""
     name = sequence_id(number)
     view_name = {DIFF: f"first differences of {name}", SQUARE: f"{name}(n)^2", NTIMES: f"n*{name}(n)",
-                 PAIRSUM: f"{name}(n) + {name}(n+1)"}.get(view, name)
+                 PAIRSUM: f"{name}(n) + {name}(n+1)", PRIMEPOS: f"{name}(prime(n))"}.get(view, name)
     if view in SECTIONS:
         m, j = SECTIONS[view]
         view_name = f"{name}({m}n{f'+{j}' if j else ''})"
@@ -254,7 +254,8 @@ def _view_fits(terms: Sequence[int], offset: int, index: TermsIndex, corpus: Cor
             number, view, start = unpack(packed)
             p0 = start - r
             # partial sums of first differences: the sequence itself, found as such already
-            if p0 < 0 or number in excluded or (view == DIFF and d.kind == T_PSUM):
+            if p0 < 0 or number in excluded or (view == DIFF and d.kind == T_PSUM) or \
+                    (view == PRIMEPOS and PRIMES in excluded):
                 continue
             got = views.get(number, view)
             if got is None:

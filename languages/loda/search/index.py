@@ -21,6 +21,7 @@ import pickle
 import sys
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -30,11 +31,11 @@ from codegen.reports import atomic_write
 
 from ..corpus import Corpus, default_cache_dir
 
-INDEX_VERSION = 3
+INDEX_VERSION = 4
 KEY_TERMS = 6  # terms of a window; a target needs at least this many (after its transform)
 
 # views of a corpus sequence s (index side); value: (name, window starts indexed)
-ID, DIFF, EVEN, ODD, SQUARE, NTIMES, THIRD0, THIRD1, THIRD2, PAIRSUM = range(10)
+ID, DIFF, EVEN, ODD, SQUARE, NTIMES, THIRD0, THIRD1, THIRD2, PAIRSUM, PRIMEPOS = range(11)
 VIEWS: dict[int, tuple[str, int]] = {
     ID: ("s(n)", 8),
     DIFF: ("first differences", 3),
@@ -46,7 +47,9 @@ VIEWS: dict[int, tuple[str, int]] = {
     THIRD1: ("s(3n+1)", 2),
     THIRD2: ("s(3n+2)", 2),
     PAIRSUM: ("s(n)+s(n+1)", 3),
+    PRIMEPOS: ("s(prime(n))", 2),
 }
+PRIMES = 40  # A000040, which a program of the s(prime(n)) view calls
 # views that take every m-th term: view -> (m, j) of s(m*n + j)
 SECTIONS: dict[int, tuple[int, int]] = {EVEN: (2, 0), ODD: (2, 1), THIRD0: (3, 0), THIRD1: (3, 1), THIRD2: (3, 2)}
 _MAX_STARTS = max(starts for _, starts in VIEWS.values())
@@ -93,9 +96,25 @@ def view_terms(view: int, terms: Sequence[int], offset: int, limit: int | None =
     elif view == PAIRSUM:
         values = [terms[i] + terms[i + 1] for i in range(n - 1)]
         start = offset
+    elif view == PRIMEPOS:
+        primes = _primes_below(offset + n)
+        listed = [k for k, p in enumerate(primes, 1) if p >= offset]
+        start = listed[0] if listed else 1
+        values = [terms[primes[k - 1] - offset] for k in listed]
     else:
         raise ValueError(f"unknown view {view}")
     return start, values if limit is None else values[:limit]
+
+
+@lru_cache(maxsize=64)
+def _primes_below(limit: int) -> tuple[int, ...]:
+    limit = max(limit, 2)
+    sieve = bytearray([1]) * limit
+    sieve[0] = sieve[1] = 0
+    for i in range(2, int(limit ** 0.5) + 1):
+        if sieve[i]:
+            sieve[i * i::i] = bytearray(len(range(i * i, limit, i)))
+    return tuple(i for i in range(limit) if sieve[i])
 
 
 def pack(number: int, view: int, start: int) -> int:
@@ -203,4 +222,5 @@ def _probe() -> tuple:
     return (sys.hash_info.width, affine_key([0, 1, 4, 9, 16, 25]), affine_key([2, -3, 5, 7, 11, 10**30]))
 
 
-__all__ = ["KEY_TERMS", "SECTIONS", "TermsIndex", "VIEWS", "affine_key", "pack", "unpack", "view_terms"]
+__all__ = ["KEY_TERMS", "PRIMEPOS", "PRIMES", "SECTIONS", "TermsIndex", "VIEWS", "affine_key", "pack", "unpack",
+           "view_terms"]

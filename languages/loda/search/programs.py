@@ -11,7 +11,7 @@ from __future__ import annotations
 from fractions import Fraction
 from math import lcm
 
-from .index import DIFF, ID, NTIMES, PAIRSUM, SECTIONS, SQUARE
+from .index import DIFF, ID, NTIMES, PAIRSUM, PRIMEPOS, PRIMES, SECTIONS, SQUARE
 
 
 def view_lines(view: int, number: int, cell: int, scratch: int) -> list[str]:
@@ -28,6 +28,8 @@ def view_lines(view: int, number: int, cell: int, scratch: int) -> list[str]:
         return [f"seq {c},{number}", f"pow {c},2"]
     if view == NTIMES:
         return [f"mov {t},{c}", f"seq {c},{number}", f"mul {c},{t}"]
+    if view == PRIMEPOS:
+        return [f"seq {c},{PRIMES}", f"seq {c},{number}"]
     if view == PAIRSUM:
         return [f"mov {t},{c}", f"add {c},1", f"seq {c},{number}", f"seq {t},{number}", f"add {c},{t}"]
     raise ValueError(f"unknown view {view}")
