@@ -193,3 +193,10 @@ def test_without_corpus_and_within_the_time_limit(corpus, index):
     started = time.monotonic()
     search(digits, corpus=corpus, index=index, time_limit=0.3)
     assert time.monotonic() - started < 1.5
+
+
+def test_seeds_are_mutated(corpus, index):
+    seed = ("model candidate 1", "mov $1,$0\nmul $1,$0\nadd $1,2\nmov $0,$1\n")  # n^2 + 2; the target is n^2 + 3
+    terms = [n * n + 3 for n in range(8)]
+    found = search(terms, corpus=corpus, index=index, seeds=[seed], families=["mutation"], time_limit=2.0)
+    assert found and found[0].family == "mutation of model candidate 1" and found[0].outputs == terms

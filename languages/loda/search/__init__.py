@@ -19,7 +19,6 @@ The families live in their own modules:
 """
 from __future__ import annotations
 
-import importlib
 import time
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator, Sequence
@@ -125,21 +124,11 @@ def _proposals(family: str, terms: list[int], offset: int, corpus, index, exclud
         from .formulas import formula_proposals
 
         return formula_proposals(terms, offset, deadline)
-    module = _mutation_module()
-    if module is None or not seeds:
+    if not seeds:
         return iter(())
-    return module.mutation_proposals(seeds, terms, offset, corpus, excluded, deadline)
+    from .mutation import mutation_proposals
 
-
-def _mutation_module():
-    """The mutation family's module; None until `mutation.py` is written (it is on its way, by
-    another hand: until then `search` runs without it)."""
-    try:
-        return importlib.import_module(f"{__name__}.mutation")
-    except ModuleNotFoundError as error:
-        if error.name != f"{__name__}.mutation":
-            raise  # the module exists and something it imports is missing: a real error
-        return None
+    return mutation_proposals(seeds, terms, offset, corpus, excluded, deadline)
 
 
 _reverse_cache: dict[int, tuple[object, dict[int, list[int]]]] = {}

@@ -3,7 +3,8 @@
 For given terms t (t[i] = a(offset + i)) the families, cheapest first:
 
 1. **views**: t = (p*x + b)/q where x(n) is a view of a corpus sequence s at n + k: s itself
-   (shifted), its first differences, s(2n), s(2n+1), s(n)^2, n*s(n) (all in the index);
+   (shifted), its first differences, s(2n), s(2n+1), s(3n+j), s(n)^2, n*s(n), s(n)+s(n+1),
+   s(prime(n)) (all in the index);
 2. **target transforms**: the same lookups on a transform of t that undoes one of s: the
    differences of t (t = affine of the partial sums of a view), its inverse binomial transform
    (t = affine of a binomial transform), its binomial transform (an inverse binomial
@@ -15,7 +16,9 @@ For given terms t (t[i] = a(offset + i)) the families, cheapest first:
    s2): s1 from the same shortlist, the residual looked up.
 
 Every hit is checked on the corpus' listed terms of s before it is proposed, so only the
-VM's verification (in `search`) is left; each family's proposals come simplest first.
+VM's verification (in `search`) is left. Hits of the first two families are ordered by
+*support*: how many hits from other corpus sequences predict the same next terms (from their
+listed terms); the others simplest first.
 """
 from __future__ import annotations
 
