@@ -303,7 +303,7 @@ def split_assignment(corpus_path, lang: str | Language, *, cache_dir=None, log: 
             records.extend(recipe_records)
             if built is not None:
                 built[recipe] = recipe_records
-        except Exception as error:  # noqa: BLE001 - reported; fatal only for a recipe that was asked for
+        except Exception as error:  # reported; fatal only for a recipe that was asked for
             if recipe in required:
                 raise
             skipped[recipe] = f"{type(error).__name__}: {error}"
@@ -329,7 +329,8 @@ def format_leakage_report(report: dict[str, Any]) -> str:
         f"leakage guard ({report.get('language')}: recipes {', '.join(report.get('recipes', []))}; "
         f"corpus {report.get('corpus') or '-'} {report.get('corpus_hash') or ''})",
         f"  ids: {report['ids']}; groups sharing a program or a normalised name: "
-        f"{report['groups_sharing_program_or_name']} ({report['ids_in_shared_groups']} ids, largest {report['largest_group']})",
+        f"{report['groups_sharing_program_or_name']} ({report['ids_in_shared_groups']} ids, "
+        f"largest {report['largest_group']})",
         f"  moved to their group's split: {report['moved']} ids "
         f"(from train {report['moved_from']['train']}, validation {report['moved_from']['validation']}, "
         f"test {report['moved_from']['test']})",
@@ -405,7 +406,7 @@ def build_raw(corpus_path, lang: str | Language | None, recipes: Sequence[str], 
             split = assignment.get(record.id) or split_of(record.id)
             try:
                 length = len(language.tokenize(record.code)) + 1
-            except Exception:  # noqa: BLE001 - a record whose code does not tokenize is dropped
+            except Exception:  # a record whose code does not tokenize is dropped
                 continue
             for column, value in _row(record, recipe, length).items():
                 columns[split][column].append(value)
@@ -564,7 +565,7 @@ def code_stats(corpus_path, lang: str, tokenizer_dir: str | None) -> dict[str, A
         programs += 1
         try:
             tokens = language.tokenize(record.code)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             failures += 1
             examples.append(f"{record.id}: tokenize: {error}")
             continue
@@ -576,7 +577,7 @@ def code_stats(corpus_path, lang: str, tokenizer_dir: str | None) -> dict[str, A
             try:
                 ids = encode_code(tokenizer, language, record.code, record.prompt)
                 ok = decode_code(tokenizer, language, ids, record.prompt) == record.code
-            except Exception:  # noqa: BLE001
+            except Exception:
                 ok = False
         if not ok:
             failures += 1

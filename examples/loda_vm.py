@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
-from languages.loda import Corpus, Limits, LodaError, evaluate, format_program, parse  # noqa: E402
+from languages.loda import Corpus, Limits, LodaError, evaluate, format_program, parse
 
 FIBONACCI = """\
 ; A000045: Fibonacci numbers: F(n) = F(n-1) + F(n-2) with F(0) = 0 and F(1) = 1.

@@ -160,7 +160,7 @@ def _worker(conn, terms: int, limits: Limits) -> None:
             return
         try:
             outcome = check_one(evaluator, corpus, task, terms)
-        except BaseException as error:  # noqa: BLE001 - report, never die silently
+        except BaseException as error:  # report, never die silently
             outcome = Outcome(task.id, "error", f"internal: {type(error).__name__}: {error}", "internal")
         conn.send(outcome)
 

@@ -79,7 +79,7 @@ def dif(a: int, b: int) -> int:
     return q if q * b == a else a
 
 
-def dir(a: int, b: int) -> int:  # noqa: A001 - LODA's name
+def dir(a: int, b: int) -> int:  # LODA's name
     """Repeated conditional division: divide by b while b divides."""
     if a == 0 or b in (-1, 0, 1):
         return a
@@ -90,7 +90,7 @@ def dir(a: int, b: int) -> int:  # noqa: A001 - LODA's name
         a = q
 
 
-def pow(a: int, b: int, bits: int = MAX_BITS) -> int:  # noqa: A001 - LODA's name
+def pow(a: int, b: int, bits: int = MAX_BITS) -> int:  # LODA's name
     """a**b; 0**0 = 1, 0**negative undefined, other negative exponents give 0
     except for bases 1 and -1."""
     if a == 0:
@@ -130,7 +130,7 @@ def lex(a: int, b: int) -> int:
     return k
 
 
-def bin(n: int, k: int, bits: int = MAX_BITS) -> int:  # noqa: A001 - LODA's name
+def bin(n: int, k: int, bits: int = MAX_BITS) -> int:  # LODA's name
     """Binomial coefficient, extended to negative arguments (Kronenburg, arXiv:1105.3689)."""
     sign = 1
     if n < 0:
@@ -277,11 +277,11 @@ def geq(a: int, b: int) -> int:
     return 1 if a >= b else 0
 
 
-def min(a: int, b: int) -> int:  # noqa: A001 - LODA's name
+def min(a: int, b: int) -> int:  # LODA's name
     return b if b < a else a
 
 
-def max(a: int, b: int) -> int:  # noqa: A001 - LODA's name
+def max(a: int, b: int) -> int:  # LODA's name
     return b if b > a else a
 
 

@@ -36,7 +36,7 @@ from .errors import (
     UnknownSequenceError,
 )
 from .program import Operand, OperandKind, Operation, Program
-from .runtime import MAX_INDEX, InternalError, Limits, annotate, reachable_forbidden  # noqa: F401 (public here too)
+from .runtime import MAX_INDEX, InternalError, Limits, annotate, reachable_forbidden  # public here too
 
 MAX_LOOP_DEPTH = 100
 CHECK_EVERY = 2048  # steps between two wall-clock checks (at the latest)

@@ -368,7 +368,7 @@ def _memory_helpers(cell_limit: int) -> dict[str, tuple[str, tuple[str, ...]]]:
     (then unreachable))
   (i32.wrap_i64 (i64.shl (local.get $i) (i64.const 3))))""")
     # the same for a cell about to be written: raises the high-water mark
-    add("cellw", f"""
+    add("cellw", """
 (func $cellw (param $i i64) (result i32)
   (local $p i32)
   (local.set $p (call $cell (local.get $i)))
