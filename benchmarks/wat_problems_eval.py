@@ -72,7 +72,8 @@ def held_out_problems(count: int, seed: int, levels: Sequence[int], training_set
     kept = kept[:count]
     last = drawn.index(kept[-1]) + 1
     dropped = [p for p in drawn[:last] if p not in kept]
-    info = {"seed": seed, "kinds": list(kinds) if kinds else "all", "drawn": last, "dropped_as_seen_in_training": len(dropped),
+    info = {"seed": seed, "kinds": list(kinds) if kinds else "all", "drawn": last,
+            "dropped_as_seen_in_training": len(dropped),
             "dropped_examples": [p.text for p in dropped[:10]],
             "training_recipe": [{"count": part["count"], "seed": part["seed"], "levels": list(part["levels"]),
                                  **({"kinds": list(part["kinds"])} if part.get("kinds") else {})}
@@ -243,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         by_kind[item["kind"]].append(item)
     by_level_summary = {k: summarize(v) for k, v in sorted(by_level.items(), key=lambda kv: int(kv[0]))}
     bar_items = [i for i in items if i["level"] in bar_levels]
-    per_level = {str(l): by_level_summary.get(str(l), {}).get("result_match") for l in bar_levels}
+    per_level = {str(level): by_level_summary.get(str(level), {}).get("result_match") for level in bar_levels}
     errors: dict[str, int] = defaultdict(int)
     for item in items:
         if not item["valid"]:

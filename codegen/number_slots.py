@@ -62,8 +62,8 @@ SLOT_TOKENS: tuple[str, ...] = tuple(f"<n{i}>" for i in range(MAX_SLOTS))
 _SLOT_INDEX = {token: i for i, token in enumerate(SLOT_TOKENS)}
 
 # An integer not preceded by a word character or a decimal point, and not a decimal fraction
-# ("A000045", "x2", "1.5" give none; "5th" gives 5); a leading "-" is a sign only when attached to the digits and not preceded by an
-# operand ("-583", "(-1)^n" are negative; "n-1", "2^n - 1" are a subtraction of 1).
+# ("A000045", "x2", "1.5" give none; "5th" gives 5); a leading "-" is a sign only when attached to the digits
+# and not preceded by an operand ("-583", "(-1)^n" are negative; "n-1", "2^n - 1" are a subtraction of 1).
 _NUMBER = re.compile(r"(?<![\w.])(?:(?<![\w)\].])-)?[0-9]+(?!\.[0-9])")
 
 
@@ -278,7 +278,7 @@ def mark_prompt(prompt: str, reading: str = DEFAULT_READING) -> str:
     end = _description_end(prompt)
     pieces: list[str] = []
     position = 0
-    for start, stop, value in number_spans(prompt, reading, 0, end):
+    for start, _stop, value in number_spans(prompt, reading, 0, end):
         if value in values:
             pieces.append(prompt[position:start])
             pieces.append(f"{SLOT_TOKENS[values.index(value)]} ")

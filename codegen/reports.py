@@ -213,7 +213,7 @@ def tables(report: Mapping[str, Any]) -> list[tuple[str, list[list[str]]]]:
         rows = []
         for group, row in table.items():
             cells = [group, row.get("n")] + [_fmt(row.get(c)) for c in columns]
-            for label, run in runs[1:]:
+            for _label, run in runs[1:]:
                 other = run.get("breakdowns", {}).get(key, {}).get(group, {})
                 cells.append(_fmt(other.get("sequence_match")))
             rows.append(cells)

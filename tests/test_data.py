@@ -71,7 +71,8 @@ def test_split_of_is_stable_and_proportional():
 
 
 def test_normalize_name():
-    assert normalize_name("Shared name, punctuated!") == normalize_name("shared   NAME punctuated") == "shared name punctuated"
+    assert normalize_name("Shared name, punctuated!") == normalize_name("shared   NAME punctuated") \
+        == "shared name punctuated"
 
 
 def test_partition_moves_groups_together():

@@ -23,7 +23,8 @@ def cli(*args, env_extra=None, input=None):
 @pytest.fixture()
 def fib(tmp_path):
     path = tmp_path / "fib.asm"
-    path.write_text("; A000045: Fibonacci\nmov $1,1\nlpb $0\n sub $0,1\n mov $2,$1\n add $1,$3\n mov $3,$2\nlpe\nmov $0,$3\n")
+    path.write_text("; A000045: Fibonacci\nmov $1,1\nlpb $0\n sub $0,1\n mov $2,$1\n add $1,$3\n mov $3,$2\nlpe\n"
+                    "mov $0,$3\n")
     return path
 
 

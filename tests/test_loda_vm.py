@@ -215,7 +215,8 @@ def test_region_operations(text, expected):
 
 
 def test_region_operations_with_cell_lengths_and_indirect_targets():
-    text = "mov $1,1\nmov $2,2\nmov $3,3\nmov $5,3\nmov $6,1\nrol $$6,$5\nmul $1,100\nmul $2,10\nadd $1,$2\nadd $1,$3\nmov $0,$1"
+    text = ("mov $1,1\nmov $2,2\nmov $3,3\nmov $5,3\nmov $6,1\nrol $$6,$5\nmul $1,100\nmul $2,10\nadd $1,$2\n"
+            "add $1,$3\nmov $0,$1")
     assert run_all(text, 1) == [231]
 
 

@@ -173,7 +173,8 @@ def test_region_counter_compares_until_the_first_difference():
 
 
 def test_region_operations_on_locals():
-    src = "mov $1,1\nmov $2,2\nmov $3,3\nmov $4,4\n{op}\nmul $1,10\nadd $1,$2\nmul $1,10\nadd $1,$3\nmul $1,10\nadd $1,$4\nmov $0,$1"
+    src = ("mov $1,1\nmov $2,2\nmov $3,3\nmov $4,4\n{op}\nmul $1,10\nadd $1,$2\nmul $1,10\nadd $1,$3\nmul $1,10\n"
+           "add $1,$4\nmov $0,$1")
     assert run(src.format(op="rol $1,4"), [0]) == [2341]
     assert run(src.format(op="ror $1,4"), [0]) == [4123]
     assert run(src.format(op="rol $4,-3"), [0]) == [1342]
@@ -185,7 +186,8 @@ def test_region_operations_on_locals():
 
 
 def test_region_operations_in_memory():
-    src = "mov $1,1\nmov $2,2\nmov $3,3\nmov $4,4\n{op}\nmul $1,10\nadd $1,$2\nmul $1,10\nadd $1,$3\nmul $1,10\nadd $1,$4\nmov $0,$1"
+    src = ("mov $1,1\nmov $2,2\nmov $3,3\nmov $4,4\n{op}\nmul $1,10\nadd $1,$2\nmul $1,10\nadd $1,$3\nmul $1,10\n"
+           "add $1,$4\nmov $0,$1")
     for op, want in [("rol $1,$5", 2341), ("ror $1,$5", 4123), ("fil $2,$6", 1224), ("clr $2,$6", 1004)]:
         prog = "mov $5,4\nmov $6,2\n" + src.format(op=op)
         wat = compile_program(parse(prog))
@@ -272,7 +274,9 @@ def test_seq_includes_callees_transitively():
 
 def test_seq_in_loops_and_memory_callees():
     src = "mov $1,$0\nlpb $1\n  mov $2,$1\n  seq $2,8\n  add $3,$2\n  sub $1,1\nlpe\nmov $0,$3"
-    a8 = lambda n: n + sum(fib(k) for k in range(1, n + 1))
+    def a8(n):
+        return n + sum(fib(k) for k in range(1, n + 1))
+
     assert run(src, range(6), LIB) == [sum(a8(k) for k in range(1, n + 1)) for n in range(6)]
 
 
