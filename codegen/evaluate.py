@@ -265,7 +265,8 @@ def score_item(target: Target, result: GenerationResult, language: Language, *, 
         "uses_seq": target.uses_seq,
         "level": target.meta.get("level"),
         "valid": chosen is not None,
-        "exact_match": chosen is not None and reference is not None and chosen.canonical == reference,
+        # None where there is no reference program (a problems file): nothing to match, not a miss
+        "exact_match": (chosen is not None and chosen.canonical == reference) if reference is not None else None,
         "sequence_match": is_correct(chosen, target, check_terms),
         "num_samples": samples,
         "parsed_samples": sum(c.count for c in first if c.valid),
@@ -311,11 +312,13 @@ def _error_counts(candidates: Sequence[Any]) -> dict[str, int]:
 
 
 def figures(items: Sequence[dict[str, Any]], *, seconds: float, generation_seconds: float,
-            execution_seconds: float, tokens: int) -> dict[str, Any]:
+            execution_seconds: float, tokens: int, search_seconds: float = 0.0) -> dict[str, Any]:
     """report.json's figures for one run."""
     report = summarize(items)
     report.update(speed(targets=len(items), programs=sum(int(i["num_samples"]) for i in items), tokens=tokens,
                         seconds=seconds, generation_seconds=generation_seconds, execution_seconds=execution_seconds))
+    if search_seconds:
+        report["search_seconds"] = search_seconds
     report["breakdowns"] = breakdowns(items)
     errors: dict[str, int] = {}
     for item in items:
@@ -344,7 +347,7 @@ def run_model(generator: Any, targets: Sequence[Target], *, num_samples: int, ch
     """Items and figures of the model on `targets`."""
     language = generator.language
     items: list[dict[str, Any]] = []
-    generation = execution = 0.0
+    generation = execution = searching = 0.0
     tokens_before = generator.backend.stats.tokens
     start = time.perf_counter()
     with _progress(len(targets), "evaluating", progress) as bar:
@@ -356,11 +359,12 @@ def run_model(generator: Any, targets: Sequence[Target], *, num_samples: int, ch
                 items.append(score_item(target, result, language, check_terms=check_terms, with_terms=with_terms))
                 generation += result.timings.get("generation", 0.0) + result.timings.get("decode", 0.0)
                 execution += result.timings.get("execution", 0.0)
+                searching += result.timings.get("search", 0.0)
             bar.update(len(batch))
             bar.set_postfix(seq_match=f"{sum(i['sequence_match'] for i in items) / len(items):.1%}")
     seconds = time.perf_counter() - start
     return items, figures(items, seconds=seconds, generation_seconds=generation, execution_seconds=execution,
-                          tokens=generator.backend.stats.tokens - tokens_before)
+                          tokens=generator.backend.stats.tokens - tokens_before, search_seconds=searching)
 
 
 def run_baseline(retriever: Any, language: Language, pool: ExecutionPool, targets: Sequence[Target], *,
@@ -454,7 +458,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--search-time", type=positive_float, default=DEFAULT_SEARCH_SECONDS, metavar="S",
                         help=f"seconds of term search per target (default {DEFAULT_SEARCH_SECONDS:g})")
     parser.add_argument("--no-constrain", action="store_true", help="decode without the grammar constraint")
-    parser.add_argument("--backend", default="hf", choices=("hf", "ctranslate2"))
+    parser.add_argument("--backend", default="auto", choices=("auto", "hf", "ctranslate2"),
+                        help="decoding backend (default auto: ctranslate2 where the checkpoint converts, else hf)")
     parser.add_argument("--batch-size", type=positive_int, help="targets decoded together (default: 256 rows / K)")
     parser.add_argument("--workers", type=non_negative_int, help="execution worker processes (default: up to 2)")
     parser.add_argument("--threads", type=positive_int, default=1,
@@ -623,6 +628,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                        "search_time": args.search_time,
                        "constrained": not args.no_constrain, "terms_in_prompt": int(meta.get("terms_in_prompt") or 0),
                        "backend": args.backend})
+    if checkpoint is not None and with_terms and not args.no_search and language.has_search:
+        language.prepare_search()  # before the workers fork, so they share it
     pool = ExecutionPool(language, workers=args.workers, timeout=args.timeout).start()
     config["workers"] = pool.workers
     extra_items: dict[str, list[dict[str, Any]]] = {}
@@ -633,6 +640,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .generate import Generator
 
             generator = Generator(checkpoint, backend=args.backend, pool=pool, limits=limits)
+            config["backend"] = generator.backend.name  # the one decoding (auto picks)
             items, report = run_model(
                 generator, targets, num_samples=K, check_terms=args.check_terms, with_terms=with_terms,
                 batch_size=batch_size, seed=args.seed, progress=progress, strategy=strategy,
@@ -668,7 +676,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                 "solved_by", "retried", "chosen_from_retry", "chosen_from_repair",
                                                 "parse_rate",
                                                 "programs_per_second",
-                                                "seconds", "generation_seconds", "execution_seconds")
+                                                "seconds", "generation_seconds", "search_seconds",
+                                                "execution_seconds")
                if key in report}
     if "baseline_model" in report:
         summary["baseline_model"] = {key: report["baseline_model"].get(key) for key in

@@ -42,7 +42,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from .cli import (EXIT_FAILURE, EXIT_NO_MATCH, EXIT_OK, EXIT_USAGE, non_negative_int, positive_float, positive_int,
                   probability, run_main)
-from .execution import DEFAULT_TIMEOUT, ExecutionPool, ExecutionTask
+from .execution import DEFAULT_TIMEOUT, ExecutionPool, ExecutionTask, SearchOutcome, SearchTask
 from .language import CodeError, InputError, Language, SearchHit, available_languages, get_language
 from .model import META_FILE  # codegen.model imports torch/transformers lazily
 from .number_slots import prompt_numbers
@@ -201,15 +201,18 @@ def attach_corpus(language: Language, corpus: Any) -> None:
 class Generator:
     """A loaded checkpoint, a decoding backend and an execution pool.
 
-    backend: "hf" (transformers generate) or "ctranslate2" (int8 CTranslate2 conversion,
-    constrained by grammar repair; no constrained beam search). `corpus`: a LODA corpus (path or loaded)
+    backend: "auto" (default: "ctranslate2" wherever the checkpoint converts, else "hf" with one
+    line on stderr saying why), "hf" (transformers generate, the reference) or "ctranslate2" (an int8
+    CTranslate2 conversion, cached; every mode, constrained by checking each output and repairing
+    those the grammar refuses; see codegen.decoding). `corpus`: a LODA corpus (path or loaded)
     that `seq` calls resolve through."""
 
-    def __init__(self, checkpoint: str | os.PathLike | Any = DEFAULT_CHECKPOINT, *, backend: str = "hf",
+    def __init__(self, checkpoint: str | os.PathLike | Any = DEFAULT_CHECKPOINT, *, backend: str = "auto",
                  device: str | None = None, corpus: Any = None, workers: int | None = None,
                  timeout: float = DEFAULT_TIMEOUT, limits: dict[str, Any] | None = None,
-                 pool: ExecutionPool | None = None, terms_in_prompt: int | None = None):
-        from .decoding import CTranslate2Backend, GrammarConstraint, HFBackend
+                 pool: ExecutionPool | None = None, terms_in_prompt: int | None = None,
+                 prepare_search: bool = False):
+        from .decoding import GrammarConstraint, make_backend
         from .tokenizer import structural_token_ids
 
         if isinstance(checkpoint, (str, os.PathLike)):
@@ -231,6 +234,8 @@ class Generator:
         self.max_target_length = int(self.meta.get("max_target_length", 256))
         self.max_source_length = int(self.meta.get("max_source_length", 256))
         attach_corpus(self.language, corpus)
+        if prepare_search and self.language.has_search:
+            self.language.prepare_search()  # before the workers fork, so they share it
         model = self.checkpoint.model
         self.default_beams = recommended_beams(model)
         eos = model.generation_config.eos_token_id
@@ -241,20 +246,11 @@ class Generator:
         # start the workers before the model runs: forking a process with busy torch threads is wasteful
         self._own_pool = pool is None
         self.pool = (pool or ExecutionPool(self.language, workers=workers, timeout=timeout)).start()
-        hf = HFBackend(model, self.tokenizer, self.constraint, max_source_length=self.max_source_length,
-                       max_target_length=self.max_target_length, device=device)
+        self.backend, hf = make_backend(backend, model=model, tokenizer=self.tokenizer, constraint=self.constraint,
+                                        checkpoint_dir=self.checkpoint_dir, max_source_length=self.max_source_length,
+                                        max_target_length=self.max_target_length, device=device)
         # the reference model also scores programs it did not write (search hits), teacher-forced
         self.scorer = hf
-        if backend == "hf":
-            self.backend = hf
-        elif backend in ("ctranslate2", "ct2"):
-            if self.checkpoint_dir is None:
-                raise ValueError("the ctranslate2 backend converts a checkpoint directory; pass its path")
-            self.backend = CTranslate2Backend(self.checkpoint_dir, self.tokenizer, self.constraint,
-                                              max_source_length=self.max_source_length,
-                                              max_target_length=self.max_target_length, fallback=hf)
-        else:
-            raise ValueError(f"unknown backend {backend!r}; choose hf or ctranslate2")
 
     def close(self) -> None:
         if self._own_pool:
@@ -392,9 +388,8 @@ class Generator:
         search_counts: dict[int, int] = {}
         search_seconds_spent = 0.0
         if search and self.language.has_search:
-            start = time.perf_counter()
-            execution_seconds += self._search(requests, prompts, per_request, search_seconds, search_counts)
-            search_seconds_spent = time.perf_counter() - start
+            search_seconds_spent, executed = self._search(requests, prompts, per_request, search_seconds, search_counts)
+            execution_seconds += executed
         retried_set = set(retried)
         results = []
         share = 1.0 / max(1, len(requests))
@@ -437,33 +432,48 @@ class Generator:
             per_request[i] = per_request[i] + [c for c in found if c.match]
         return seconds
 
-
     def _search(self, requests: Sequence[Request], prompts: Sequence[str], per_request: list[list[Candidate]],
-                seconds: float, counts: dict[int, int]) -> float:
+                seconds: float, counts: dict[int, int]) -> tuple[float, float]:
         """Add the language's term-search programs to the candidates of every request with terms
-        (see `generate_many`), count them in `counts`; returns the seconds spent executing."""
-        searched, found = [], []
-        for i, (request, candidates) in enumerate(zip(requests, per_request)):
-            if not request.terms:
+        (see `generate_many`), count them in `counts`; returns the seconds spent searching (and
+        scoring the hits with the model) and executing the hits for their outputs. The
+        searches run in the pool's workers, side by side (each worker loads the search's index
+        on its first one); a search that fails costs its request the search, with a warning."""
+        searched = [i for i, request in enumerate(requests) if request.terms]
+        tasks = []
+        for i in searched:
+            seeds = tuple((f"model candidate {n}", c.canonical)
+                          for n, c in enumerate(repair_parents(per_request[i]), 1) if not c.extra.get("repair"))
+            request = requests[i]
+            tasks.append(SearchTask(terms=tuple(request.terms), offset=request.offset or 0,
+                                    forbidden=tuple(request.forbidden), seeds=seeds[:SEARCH_SEEDS],
+                                    time_limit=seconds))
+        if not tasks:
+            return 0.0, 0.0
+        start = time.perf_counter()
+        outcomes = self.pool.run(tasks)
+        with_hits, found = [], []
+        for i, outcome in zip(searched, outcomes):
+            if not getattr(outcome, "ok", False) or not isinstance(outcome, SearchOutcome):
+                print(f"warning: the term search failed for {requests[i].id or requests[i].description!r}: "
+                      f"{outcome.error}", file=sys.stderr)
+                counts[i] = 0
                 continue
-            seeds = [(f"model candidate {n}", c.canonical) for n, c in enumerate(repair_parents(candidates), 1)
-                     if not c.extra.get("repair")][:SEARCH_SEEDS]
-            hits = self.language.search_programs(request.terms, offset=request.offset or 0,
-                                                 forbidden=request.forbidden, seeds=seeds, time_limit=seconds)
-            counts[i] = len(hits)
-            fresh = merge_search_hits(candidates, hits)
+            counts[i] = len(outcome.hits)
+            fresh = merge_search_hits(per_request[i], outcome.hits)
             if fresh:
                 for candidate, (logprob, n_tokens) in zip(fresh, self.score_programs(prompts[i], [c.code for c in fresh])):
                     candidate.logprob, candidate.n_tokens = logprob, n_tokens
                     candidate.confidence = logprob / max(1, n_tokens)
-                searched.append(i)
+                with_hits.append(i)
                 found.append(fresh)
-        if not searched:
-            return 0.0
-        elapsed = run_candidates(self.pool, [requests[i] for i in searched], found, limits=self.limits)
-        for i, fresh in zip(searched, found):
-            per_request[i] = per_request[i] + fresh
-        return elapsed
+        searching = time.perf_counter() - start
+        executing = 0.0
+        if with_hits:
+            executing = run_candidates(self.pool, [requests[i] for i in with_hits], found, limits=self.limits)
+            for i, fresh in zip(with_hits, found):
+                per_request[i] = per_request[i] + fresh
+        return searching, executing
 
     def score_programs(self, prompt: str, codes: Sequence[str]) -> list[tuple[float, int]]:
         """(sum of token log-probabilities, tokens) of each program under the model for `prompt`,
@@ -477,9 +487,10 @@ class Generator:
                 ids = encode_code(self.tokenizer, self.language, code, prompt)
             except (CodeError, KeyError):
                 continue
-            if len(ids) <= self.max_target_length:
-                targets.append(ids)
-                rows.append(number)
+            # longer than the model writes (max_target_length) is still scored: the relative
+            # position biases take any length, and a long search program deserves a rank too
+            targets.append(ids)
+            rows.append(number)
         scores = [(float("-inf"), 0)] * len(codes)
         if targets:
             import torch
@@ -506,8 +517,9 @@ def merge_search_hits(candidates: Sequence[Candidate], hits: Sequence[SearchHit]
     both)."""
     by_code = {c.canonical: c for c in candidates if c.canonical is not None}
     fresh: list[Candidate] = []
-    for hit in hits:
-        info = {"family": hit.family, "kind": hit.kind, "checked_terms": hit.checked_terms, "weak": hit.weak}
+    for rank, hit in enumerate(hits):
+        info = {"family": hit.family, "kind": hit.kind, "checked_terms": hit.checked_terms, "weak": hit.weak,
+                "search_rank": rank}
         known = by_code.get(hit.code)
         if known is not None:
             known.extra.setdefault("search", info)
@@ -623,7 +635,8 @@ def format_result(result: GenerationResult, *, show_all: bool = False) -> str:
             lines.append(f"; {repaired} (none of its {result.num_samples} candidate(s) matched; "
                          f"{result.repair_programs} variants tried)")
     timings = result.timings
-    lines.append(f"; generation {timings.get('generation', 0):.2f}s, execution {timings.get('execution', 0):.2f}s")
+    search = f", search {timings['search']:.2f}s" if timings.get("search") else ""
+    lines.append(f"; generation {timings.get('generation', 0):.2f}s{search}, execution {timings.get('execution', 0):.2f}s")
     if show_all and result.candidates:
         lines.append("")
         lines.append(f"all {len(result.candidates)} distinct candidate(s):")
@@ -707,7 +720,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"seconds of term search per request (default {DEFAULT_SEARCH_SECONDS:g})")
     parser.add_argument("--count", type=positive_int, default=DEFAULT_TERMS, help="terms to compute and show")
     parser.add_argument("--no-constrain", action="store_true", help="decode without the grammar constraint")
-    parser.add_argument("--backend", default="hf", choices=("hf", "ctranslate2"))
+    parser.add_argument("--backend", default="auto", choices=("auto", "hf", "ctranslate2"),
+                        help="decoding backend (default auto: ctranslate2 where the checkpoint converts, else hf)")
     parser.add_argument("--corpus", help="LODA corpus for seq calls (default $CODEGEN_LODA_CORPUS)")
     parser.add_argument("--timeout", type=positive_float, default=DEFAULT_TIMEOUT, help="hard seconds per candidate")
     parser.add_argument("--workers", type=non_negative_int,
@@ -738,7 +752,10 @@ def _load_corpus(path: str | None) -> Any:
 
 
 def _make_generator(checkpoint: str, args: argparse.Namespace, corpus: Any) -> Generator:
-    return Generator(checkpoint, backend=args.backend, corpus=corpus, workers=args.workers, timeout=args.timeout)
+    # the REPL may be given terms later; a one-shot request searches only with --terms
+    searching = not args.no_search and (args.interactive or bool(args.terms))
+    return Generator(checkpoint, backend=args.backend, corpus=corpus, workers=args.workers, timeout=args.timeout,
+                     prepare_search=searching)
 
 
 def _checkpoint_for(args: argparse.Namespace) -> str:

@@ -1,8 +1,9 @@
 """Generate LODA programs with a trained model: from a description alone, then from a
 description plus the first terms of the sequence. Every candidate the model proposes is
 run in the LODA VM; the printed terms are computed by the program, not guessed by the model.
-With terms, where no candidate reproduces them, one-constant variants of the best candidates
-are tried too (`--repair N`, 0: the model's candidates alone; see codegen/repair.py).
+With terms, the term search proposes programs too (the corpus and formulas: `--corpus`), and
+where no candidate reproduces them, one-constant variants of the best candidates are tried
+(`--repair N`, 0: off; see codegen/repair.py); each program says where it came from.
 
     python examples/generate_loda.py
     python examples/generate_loda.py --checkpoint runs/loda-tiny --num-samples 16
@@ -21,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
-from codegen.generate import DEFAULT_CHECKPOINT, Generator, GenerationResult  # noqa: E402
-from codegen.repair import describe_repair  # noqa: E402
+from codegen.generate import DEFAULT_CHECKPOINT, Generator, GenerationResult, describe_source
+from codegen.repair import describe_repair
 
 
 def show(title: str, result: GenerationResult) -> None:
@@ -41,6 +42,8 @@ def show(title: str, result: GenerationResult) -> None:
     repaired = describe_repair(chosen)
     if repaired:
         print(f"   {repaired} ({result.repair_programs} variants run)")
+    for line in describe_source(chosen, result):
+        print(f"   {line}")
     print(f"   {verdict}; confidence {chosen.confidence:.2f}, agreement {chosen.agreement}\n")
 
 
@@ -62,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--terms: integers separated by commas, got {args.terms!r}")
 
     try:
-        generator = Generator(args.checkpoint, corpus=args.corpus)
+        generator = Generator(args.checkpoint, corpus=args.corpus, prepare_search=True)
     except FileNotFoundError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
