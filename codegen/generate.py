@@ -618,12 +618,14 @@ def format_result(result: GenerationResult, *, show_all: bool = False) -> str:
             lines.append("errors: " + ", ".join(f"{k} x{v}" for k, v in sorted(errors.items())))
     else:
         lines.append(chosen.code.rstrip("\n"))
-        label = "result" if result.request.expected is not None else "terms"
+        # a problem's program gives one result; a sequence's, terms
+        label = "terms" if result.request.terms or len(chosen.outputs or ()) > 1 else "result"
         outputs = ", ".join(str(v) for v in chosen.outputs or [])
         lines.append(f"; {label}: {outputs}")
         status = {True: "matches the given terms" if result.request.terms else "matches the expected result",
                   False: "does NOT match the given " + ("terms" if result.request.terms else "result"),
-                  None: "unverified (no terms given)"}[chosen.match]
+                  None: "unverified (no terms given)" if label == "terms" else "unverified (no expected result given)"
+                  }[chosen.match]
         lines.append(f"; {status}; confidence {chosen.confidence:.3f}; agreement {chosen.agreement}/"
                      f"{sum(c.count for c in result.candidates if c.usable)}")
         lines.extend(f"; {line}" for line in describe_source(chosen, result))
