@@ -200,3 +200,14 @@ def test_seeds_are_mutated(corpus, index):
     terms = [n * n + 3 for n in range(8)]
     found = search(terms, corpus=corpus, index=index, seeds=[seed], families=["mutation"], time_limit=2.0)
     assert found and found[0].family == "mutation of model candidate 1" and found[0].outputs == terms
+
+
+def test_first_term_set_apart(corpus):
+    from languages.loda.search.programs import first_term_apart, shifted_view
+
+    # 7 followed by the primes from a(1): the program sets a(0) apart and never calls A000040(0)
+    lines = first_term_apart(0, shifted_view(ID, 40, 0), 7 - 2)
+    assert run_lines(corpus, 0, lines, 6) == [7, 2, 3, 5, 7, 11]
+    terms = [5] + [3 * n * n + 1 for n in range(1, 9)]  # 3*n^2 + 1, but a(0) = 5
+    found = search(terms, corpus=corpus, families=["corpus"], time_limit=2.0)
+    assert found and found[0].outputs == terms

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import lru_cache
 from math import comb
@@ -34,7 +34,7 @@ from ..corpus import Corpus, sequence_id
 from . import WELL_SUPPORTED, Proposal
 from .index import (DIFF, ID, KEY_TERMS, NTIMES, PAIRSUM, PRIMEPOS, PRIMES, SECTIONS, SQUARE, VIEWS, TermsIndex,
                     affine_key, pack, unpack, view_terms)
-from .programs import (affine_lines, binomial, combination, composition, partial_sums,
+from .programs import (affine_lines, binomial, combination, composition, first_term_apart, partial_sums,
                        plus_multiple_of_n, program, shifted_view)
 
 MIN_TERMS = 3  # fewer given terms match too much of the corpus to say anything
@@ -183,6 +183,7 @@ class _Fit:
     a: Fraction
     b: Fraction
     continuation: tuple[int, ...]  # what it predicts after the given terms, from the listed terms
+    apart: bool = False  # fitted on the terms after the first, which the program sets apart
 
 
 def _continuation(d: _Derived, v: list[int], p0: int, count: int, offset: int, a: Fraction,
@@ -214,6 +215,12 @@ def _support(fits: list[_Fit]) -> list[int]:
             holders.setdefault(fit.continuation[:length], set()).add(fit.number)
     return [sum(len(holders[fit.continuation[:length]]) - 1 for length in range(1, len(fit.continuation) + 1))
             for fit in fits]
+
+
+def _percents(supports: list[int]) -> list[int]:
+    """Supports as percentages of the best."""
+    best = max(supports, default=0) or 1
+    return [100 * support // best for support in supports]
 
 
 def _view_code(fit: _Fit, offset: int) -> list[str]:
@@ -275,17 +282,31 @@ def _view_fits(terms: Sequence[int], offset: int, index: TermsIndex, corpus: Cor
 def _view_proposals(terms: Sequence[int], offset: int, index: TermsIndex, corpus: Corpus, views: _Views,
                     excluded: frozenset[int], deadline: float) -> list[tuple[tuple, Proposal]]:
     fits = _view_fits(terms, offset, index, corpus, views, excluded, deadline)
-    supports = _support(fits)
-    best = max(supports, default=0) or 1
+    percents = _percents(_support(fits))
+    if KEY_TERMS < len(terms) and len(fits) < PER_STAGE:
+        # many sequences start with a term of their own (a(0) = 1 by convention, ...): fit the
+        # rest, and set the first apart, where the same sequence and view did not fit it all;
+        # less believable than a fit of every term, such a fit never counts as well supported
+        # (and is not looked for where plenty of fits of every term are in hand: a waste of time)
+        plain = {(fit.number, fit.view, fit.kind, fit.c) for fit in fits}
+        apart = [replace(fit, apart=True) for fit in _view_fits(terms[1:], offset + 1, index, corpus, views, excluded,
+                                                              deadline)
+                 if (fit.number, fit.view, fit.kind, fit.c) not in plain]
+        fits += apart
+        percents += [p * (WELL_SUPPORTED - 1) // 100 for p in _percents(_support(apart))]
     found: dict[str, tuple[tuple, Proposal]] = {}
-    for fit, support in zip(fits, supports):
-        lines = _view_code(fit, offset)
+    for fit, percent in zip(fits, percents):
+        if fit.apart:
+            lines = first_term_apart(offset, _view_code(fit, offset + 1), terms[0] - terms[1])
+        else:
+            lines = _view_code(fit, offset)
         code = program(offset, lines)
-        percent = 100 * support // best
         # the order of Proposal.rank_key, as far as it is known before running
         prior = (percent < WELL_SUPPORTED, len(lines), -percent, _coefficient_cost(fit.a, fit.b), fit.number)
         if code not in found or prior < found[code][0]:
             family, kind = _describe(fit.kind, fit.view, fit.number, fit.c, fit.a, fit.b)
+            if fit.apart:
+                family += f", first term {terms[0]} apart"
             found[code] = (prior, Proposal(code=code, family=family, kind=kind, support=percent))
     return sorted(found.values(), key=lambda item: item[0])[:PER_STAGE]
 

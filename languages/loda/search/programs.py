@@ -102,7 +102,7 @@ def plus_multiple_of_n(c: int) -> tuple[list[str], list[str]]:
     """Lines before and after the body that add c*n to the result ($1 keeps n)."""
     if c == 0:
         return [], []
-    return ["mov $1,$0"], [f"mul $1,{c}", "add $0,$1"]
+    return ["mov $1,$0"], ([] if c == 1 else [f"mul $1,{c}"]) + ["add $0,$1"]
 
 
 def combination(first: tuple[int, int, int], second: tuple[int, int], a: Fraction, b: Fraction,
@@ -122,6 +122,21 @@ def combination(first: tuple[int, int, int], second: tuple[int, int], a: Fractio
 def composition(outer: int, inner: int, shift: int, a: Fraction, b: Fraction) -> list[str]:
     """$0 := outer(a*inner(n + shift) + b)."""
     return add_const(0, shift) + [f"seq $0,{inner}"] + affine_lines(a, b) + [f"seq $0,{outer}"]
+
+
+def first_term_apart(offset: int, lines: list[str], correction: int) -> list[str]:
+    """`lines` (written for the terms from a(offset + 1)) run at max(n, offset + 1), plus
+    `correction` at n = offset: a sequence whose first term breaks the rule of the others."""
+    if correction == 0:  # the first term repeats the second
+        return [f"max $0,{offset + 1}", *lines]
+    return [
+        "mov $9,$0",
+        f"equ $9,{offset}",
+        f"max $0,{offset + 1}",
+        *lines,
+        f"mul $9,{correction}",
+        "add $0,$9",
+    ]
 
 
 def program(offset: int, lines: list[str]) -> str:
