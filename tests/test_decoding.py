@@ -270,14 +270,9 @@ def test_a_mode_a_backend_lacks_is_not_offered(ct2_checkpoint, loaded):
         with pytest.raises(NotOffered):
             backend.decode(PROMPTS[:1], options)
         assert backend.unsupported(DecodeOptions(strategy="beam", num_return=2, constrain=False)) is None
-    import importlib.util
-    import sys
+    from conftest import load_benchmark
 
-    spec = importlib.util.spec_from_file_location("bench_generate", Path(__file__).parent.parent / "benchmarks" /
-                                                  "generate.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    sys.modules.pop("bench_generate", None)
+    bench = load_benchmark("generate")
     rows = [{"backend": "hf", "strategy": "beam", "samples": 4, "batch": 1, "constrained": True, "offered": False}]
     assert "| 4 beams | not offered | not measured |" in bench.summary(rows, ["hf"], [1, 2], [("beam", 4)])
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..cache import cache_dir
 from ..tokenizer import encode_prompts, unused_slot_ids
 from .base import DecodeOptions, DecodingBackend, Hypothesis
 
@@ -64,8 +65,7 @@ def default_conversion_dir(checkpoint_dir: str | os.PathLike, quantization: str 
     if os.access(source, os.W_OK):
         return source / ".cache" / name
     digest = hashlib.sha256(str(source.resolve()).encode()).hexdigest()[:16]
-    root = Path(os.environ.get("CODEGEN_CACHE_DIR") or Path.home() / ".cache" / "codegen")
-    return root / CACHE_NAME / f"{digest}-{name}"
+    return cache_dir() / CACHE_NAME / f"{digest}-{name}"
 
 
 def convert_to_ctranslate2(checkpoint_dir: str | os.PathLike, output_dir: str | os.PathLike | None = None, *,
@@ -140,8 +140,10 @@ class _Row:
         return float((values[np.arange(len(targets)), targets] - totals).sum())
 
     def to_hypothesis(self) -> Hypothesis:
+        if self.logprob is None:
+            raise RuntimeError("an output left unscored")  # never a made-up score
         n_tokens = len(self.ids) + (1 if self.finished else 0)
-        return Hypothesis(token_ids=self.ids, logprob=float(self.logprob or 0.0), n_tokens=n_tokens,
+        return Hypothesis(token_ids=self.ids, logprob=float(self.logprob), n_tokens=n_tokens,
                           finished=self.finished, generated=n_tokens)
 
 
