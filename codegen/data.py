@@ -34,7 +34,8 @@ import unicodedata
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from .language import Language, Record, get_language
+from .cache import cache_dir as project_cache_dir
+from .language import DEFAULT_LANGUAGE, Language, Record, get_language, recipe_language
 
 SPLITS = ("train", "validation", "test")
 SPLIT_PERCENT = {"train": 96, "validation": 2, "test": 2}
@@ -46,7 +47,6 @@ DATA_VERSION = 2
 ENCODING_VERSION = 2
 PARTITION_VERSION = 2  # the partition groups records by canonical program, so it follows DATA_VERSION
 DEFAULT_TERMS_IN_PROMPT = 8
-RECIPE_LANGUAGE = {"loda": "loda", "loda-terms": "loda", "wat-oeis": "wat", "wat-problems": "wat"}
 
 
 # -- splits ---------------------------------------------------------------------------------
@@ -169,19 +169,7 @@ def check_leakage(records: Iterable[Record], assignment: dict[str, str]) -> dict
 
 # -- caching ----------------------------------------------------------------------------------
 def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
-    from languages.loda.corpus import default_cache_dir
-
-    return Path(cache_dir) if cache_dir else default_cache_dir() / "data"
-
-
-def _corpus_key(corpus_path) -> tuple[str, str]:
-    """(file name, content hash) of the corpus, or ("", "") when none is needed/given."""
-    if corpus_path is None and not os.environ.get("CODEGEN_LODA_CORPUS"):
-        return "", ""
-    from languages.loda.corpus import corpus_hash, resolve_corpus_path
-
-    path = resolve_corpus_path(corpus_path)
-    return path.name, corpus_hash(path)
+    return Path(cache_dir) if cache_dir else project_cache_dir() / "data"
 
 
 def _key(*parts: Any) -> str:
@@ -233,7 +221,7 @@ def _language_for(lang: str | Language | None, recipes: Sequence[str]) -> Langua
         return lang
     if lang:
         return get_language(lang)
-    names = {RECIPE_LANGUAGE.get(r) for r in recipes}
+    names = {recipe_language(r) for r in recipes}
     if len(names) != 1 or None in names:
         raise ValueError(f"cannot tell the language of recipes {list(recipes)}; pass lang=")
     return get_language(names.pop())
@@ -241,7 +229,7 @@ def _language_for(lang: str | Language | None, recipes: Sequence[str]) -> Langua
 
 def _recipe_options(language: Language, recipe: str, options: dict[str, Any]) -> dict[str, Any]:
     out = {"include_denied": bool(options.get("include_denied", False))}
-    if recipe.endswith("-terms"):
+    if recipe in language.terms_recipes:
         out["terms_count"] = int(options.get("terms_count", DEFAULT_TERMS_IN_PROMPT))
     # per-recipe extras, e.g. recipe_options={"wat-problems": {"count": 50000}}
     out.update((options.get("recipe_options") or {}).get(recipe, {}))
@@ -259,13 +247,11 @@ def config_data_options(config: Mapping[str, Any]) -> dict[str, Any]:
             "recipe_options": dict(data_cfg.get("recipe_options") or {})}
 
 
-def _corpus_arg(corpus_path):
-    """Recipes get the loaded LODA corpus when one is given (loaded once, shared)."""
+def _corpus_arg(language: Language, corpus_path):
+    """Recipes get the language's loaded corpus when one is given (loaded once, shared)."""
     if corpus_path is None:
         return None
-    from languages.loda.corpus import Corpus
-
-    return Corpus.load(corpus_path, progress=False)
+    return language.load_corpus(corpus_path)
 
 
 def split_assignment(corpus_path, lang: str | Language, *, cache_dir=None, log: Callable[[str], None] | None = None,
@@ -279,7 +265,7 @@ def split_assignment(corpus_path, lang: str | Language, *, cache_dir=None, log: 
     read from the cache), so a caller that needs the same records does not build them again
     (compiling and verifying the OEIS programs for WAT takes minutes)."""
     language = _language_for(lang, [])
-    name, chash = _corpus_key(corpus_path)
+    name, chash = language.corpus_key(corpus_path)
     per_recipe = {}
     for recipe in sorted(language.recipes):
         recipe_options = _recipe_options(language, recipe, options)
@@ -294,7 +280,7 @@ def split_assignment(corpus_path, lang: str | Language, *, cache_dir=None, log: 
             return payload["assignment"], payload["report"]
         except (OSError, ValueError, KeyError):
             pass
-    corpus = corpus if corpus is not None else _corpus_arg(corpus_path)
+    corpus = corpus if corpus is not None else _corpus_arg(language, corpus_path)
     records: list[Record] = []
     skipped: dict[str, str] = {}
     for recipe in language.recipes:
@@ -379,7 +365,7 @@ def build_raw(corpus_path, lang: str | Language | None, recipes: Sequence[str], 
     unknown = [r for r in recipes if r not in language.recipes]
     if unknown:
         raise KeyError(f"language {language.name!r} has no recipe(s) {unknown}; known: {sorted(language.recipes)}")
-    name, chash = _corpus_key(corpus_path)
+    name, chash = language.corpus_key(corpus_path)
     recipe_options = {r: _recipe_options(language, r, options) for r in recipes}
     key = _key("raw", DATA_VERSION, language.name, chash, recipes, recipe_options)
     path = cache_root(cache_dir) / f"raw-{language.name}-{key}"
@@ -394,7 +380,7 @@ def build_raw(corpus_path, lang: str | Language | None, recipes: Sequence[str], 
         except (OSError, ValueError, FileNotFoundError):
             shutil.rmtree(path, ignore_errors=True)
     started = time.time()
-    corpus = _corpus_arg(corpus_path) if chash else None
+    corpus = _corpus_arg(language, corpus_path) if chash else None
     built: dict[str, list[Record]] = {}
     assignment, report = split_assignment(corpus_path, language, cache_dir=cache_dir, corpus=corpus,
                                           required=recipes, log=log, built=built, **options)
@@ -510,7 +496,7 @@ def build_dataset(corpus_path, lang: str | Language | None, recipes: Sequence[st
     raw = build_raw(corpus_path, language, recipes, cache_dir=cache_dir, log=log, **options)
     dataset = raw
     if tokenizer is not None:
-        _, chash = _corpus_key(corpus_path)
+        _, chash = language.corpus_key(corpus_path)
         recipe_options = {r: _recipe_options(language, r, options) for r in recipes}
         key = _key("tok", DATA_VERSION, ENCODING_VERSION, language.name, chash, recipes, recipe_options,
                    _tokenizer_fingerprint(tokenizer), max_source_length, max_target_length)
@@ -556,7 +542,7 @@ def code_stats(corpus_path, lang: str, tokenizer_dir: str | None) -> dict[str, A
     language = get_language(lang)
     tokenizer = load_tokenizer(tokenizer_dir) if tokenizer_dir else None
     vocabulary = set(language.structural_tokens())
-    corpus = _corpus_arg(corpus_path)
+    corpus = _corpus_arg(language, corpus_path)
     recipe = next(iter(language.recipes))
     programs = unk = failures = 0
     lengths: list[int] = []
@@ -610,7 +596,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for command in ("build", "stats"):
         p = sub.add_parser(command)
         p.add_argument("--corpus", default=None, help="LODA corpus; default $CODEGEN_LODA_CORPUS")
-        p.add_argument("--lang", default="loda")
+        p.add_argument("--lang", default=DEFAULT_LANGUAGE)
         p.add_argument("--tokenizer", type=_tokenizer_dir, default=None, help="tokenizer directory")
         p.add_argument("--json", action="store_true", help="last stdout line: one JSON object")
         p.add_argument("--cache-dir", default=None)
@@ -623,10 +609,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             p.add_argument("--refresh", action="store_true", help="rebuild even if cached")
     args = parser.parse_args(argv)
     try:
-        if args.corpus and args.lang == "loda":
-            from languages.loda.corpus import resolve_corpus_path
-
-            resolve_corpus_path(args.corpus)  # a wrong path or a text file fails before `datasets` is imported
+        if args.corpus:  # a wrong path or a text file fails before `datasets` is imported
+            get_language(args.lang).corpus_key(args.corpus)
         if args.command == "stats":
             result = code_stats(args.corpus, args.lang, args.tokenizer)
             if not args.json:

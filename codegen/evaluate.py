@@ -32,17 +32,16 @@ from typing import Any, Iterator, Sequence
 
 from .cli import positive_int, probability, run_main
 from .execution import DEFAULT_TIMEOUT, ExecutionPool
-from .language import CodeError, InputError, Language, Record, get_language
+from .language import DEFAULT_LANGUAGE, CodeError, InputError, Language, Record, get_language, recipe_language
 from .metrics import breakdowns, speed, summarize, terms_match
 from .repair import MIN_TERMS
-from .generate import (DEFAULT_RETRY_SAMPLES, DEFAULT_SEARCH_SECONDS, GenerationResult, Request, candidate_source,
-                       choose, default_decoding, language_arg, non_negative_int, num_samples_arg, positive_float,
-                       recommended_beams, run_candidates)
+from .generate import (DEFAULT_RETRY_SAMPLES, DEFAULT_SEARCH_SECONDS, GenerationResult, Request, attach_corpus,
+                       candidate_source, choose, default_decoding, language_arg, non_negative_int, num_samples_arg,
+                       positive_float, recommended_beams, run_candidates)
 from .selection import AGREEMENT_WEIGHT, select
 
 # terms a program must reproduce to count as correct: None, every listed term of the target
 DEFAULT_CHECK_TERMS: int | None = None
-DEFAULT_RECIPES = {"loda": "loda", "wat": "wat-problems"}
 
 
 @dataclass
@@ -109,29 +108,14 @@ def target_from_record(record: Record) -> Target:
 
 # -- targets ----------------------------------------------------------------------------------
 
-def load_program_targets(path: str | os.PathLike) -> tuple[list[Target], list[tuple[str, str]]]:
-    """LODA programs of a directory / tarball as targets (name, header terms and offset from each
-    file); returns (targets, skipped files with the reason)."""
-    from languages.loda.corpus import iter_program_files, record_from_text
-    from languages.loda.errors import LodaError
-    from languages.loda.language import operation_count
-
-    targets: list[Target] = []
-    skipped: list[tuple[str, str]] = []
-    for name, text in iter_program_files(Path(path)):
-        try:
-            entry = record_from_text(text, name)
-        except (LodaError, ValueError) as error:
-            skipped.append((name, str(error)))
-            continue
-        if not entry.terms:
-            skipped.append((name, "no terms in the header"))
-            continue
-        length = operation_count(entry.code)
-        targets.append(Target(id=entry.id, description=entry.name, code=entry.code, terms=list(entry.terms),
-                              offset=entry.offset, meta={"calls": list(entry.calls), "length": length,
-                                                         "path": name}))
-    return targets, skipped
+def load_program_targets(path: str | os.PathLike, language: Language | str = DEFAULT_LANGUAGE,
+                         ) -> tuple[list[Target], list[tuple[str, str]]]:
+    """The programs of a directory, tarball or file as targets (`Language.read_programs`: for LODA,
+    each file's header names it and lists its terms and offset); returns (targets, skipped files
+    with the reason). Raises `InputError` where `path` holds no programs the language reads."""
+    language = get_language(language) if isinstance(language, str) else language
+    records, skipped = language.read_programs(path)
+    return [target_from_record(record) for record in records], skipped
 
 
 class ProblemsFileError(ValueError):
@@ -206,7 +190,7 @@ def make_request(target: Target, language: Language, *, check_terms: int | None,
     max(T, M) terms; the target's own sequence forbidden."""
     count = check_count(target, check_terms)
     shown = list(target.terms[:with_terms]) if with_terms and target.terms else None
-    forbidden = (target.id,) if language.name == "loda" and target.sequence_number is not None else ()
+    forbidden = (target.id,) if language.calls_by_id and target.sequence_number is not None else ()
     return Request(description=target.description, terms=shown,
                    expected=target.expected if with_terms and target.expected is not None else None,
                    offset=target.offset if target.terms else None,
@@ -482,11 +466,9 @@ def _recipe(args: argparse.Namespace, language: str, meta: dict[str, Any]) -> st
     if isinstance(recipes, str):
         recipes = [recipes]
     for recipe in recipes:
-        from .data import RECIPE_LANGUAGE
-
-        if RECIPE_LANGUAGE.get(recipe, language) == language:
+        if (recipe_language(recipe) or language) == language:
             return recipe
-    return DEFAULT_RECIPES.get(language) or next(iter(get_language(language).recipes))
+    return get_language(language).default_recipe
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -519,7 +501,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {error}", file=sys.stderr)
             return 2
         own = checkpoint_language(checkpoint_dir)
-    lang_name = args.lang or own or "loda"
+    lang_name = args.lang or own or DEFAULT_LANGUAGE
     if own and own != lang_name:
         print(f"error: the checkpoint is a {own} model, not {lang_name}", file=sys.stderr)
         return 2
@@ -528,11 +510,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: --recipe {args.recipe}: {lang_name} has the recipes {', '.join(language.recipes)}",
               file=sys.stderr)
         return 2
+    program_targets: tuple[list[Target], list[tuple[str, str]]] | None = None
     if args.programs:
-        from languages.loda.corpus import iter_program_files
-
-        try:  # its first program (a folder, an .asm file or a tarball's first member): cheap
-            next(iter(iter_program_files(args.programs)), None)
+        try:  # read now (no model or corpus needed), so a bad path fails before the model loads
+            program_targets = load_program_targets(args.programs, language)
         except InputError as error:
             print(f"error: --programs {error}", file=sys.stderr)
             return 2
@@ -549,18 +530,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: --baseline {args.baseline}: not a readable report.json ({error})", file=sys.stderr)
             return 2
 
-    corpus = None
-    if lang_name == "loda" and (corpus_path or not args.programs):
-        from languages.loda import Corpus
-
+    if language.calls_by_id and (corpus_path or not args.programs):
         try:
-            corpus = Corpus.load(corpus_path, progress=progress)
+            attach_corpus(language, language.load_corpus(corpus_path, progress=progress, required=True))
         except (FileNotFoundError, InputError) as error:  # InputError: a damaged corpus (CorpusError)
             print(f"error: {error}", file=sys.stderr)
             return 2
-        if hasattr(language, "set_corpus"):
-            language.set_corpus(corpus)
-    elif lang_name == "loda":
+    elif language.calls_by_id:
         print("warning: no --corpus: programs that call seq cannot run", file=sys.stderr)
 
     from .generate import set_threads
@@ -585,11 +561,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     with_terms = args.with_terms
     recipes = meta.get("recipes") or []
     if with_terms is None and meta.get("terms_in_prompt") and recipes and \
-            all(str(r).endswith("-terms") for r in recipes):
+            all(r in language.terms_recipes for r in recipes):
         # a model trained only with terms in its prompts gets as many; a mixed one is asked by name
         with_terms = int(meta["terms_in_prompt"])
-    if args.programs:
-        targets, skipped = load_program_targets(args.programs)
+    if program_targets is not None:
+        targets, skipped = program_targets
         if skipped:
             print(f"{len(skipped)} program file(s) skipped, e.g. {skipped[0][0]}: {skipped[0][1]}", file=sys.stderr)
         source = {"programs": str(args.programs)}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import abc
 import importlib
+import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 
@@ -114,6 +115,53 @@ class Language(abc.ABC):
     name: str = ""
     # data recipes this language offers: recipe name -> method name on the class
     recipes: Mapping[str, str] = {}
+    # recipes whose prompts show a sequence's first terms (they take the option `terms_count`)
+    terms_recipes: frozenset[str] = frozenset()
+    # recipes that read the corpus (`load_corpus`): without one they make no records
+    corpus_recipes: frozenset[str] = frozenset()
+
+    @property
+    def default_recipe(self) -> str:
+        """The recipe an evaluation's split comes from where neither the user nor the checkpoint
+        names one; the first of `recipes` unless a language says otherwise."""
+        return next(iter(self.recipes))
+
+    @property
+    def tokenizer_recipes(self) -> tuple[str, ...]:
+        """The recipes whose prompt texts train the tokenizer (one per kind of text: a recipe that
+        only adds terms adds digits and commas, which every tokenizer has); the first by default."""
+        return tuple(self.recipes)[:1]
+
+    # The corpus: a library of programs that this language's programs call by id (LODA's `seq`)
+    # and that its recipes read. Loaded once by the caller and passed on, so it is not re-read.
+    # The defaults below are those of a language without one.
+    # True: programs call corpus programs by their record's id, so an evaluation loads the corpus
+    # and forbids each target its own id (a program calling its own sequence solves nothing).
+    calls_by_id: bool = False
+
+    def load_corpus(self, path: str | os.PathLike | None = None, *, progress: bool = False,
+                    required: bool = False) -> Any | None:
+        """The corpus at `path` (None: the language's default, e.g. from an environment variable),
+        for `set_corpus` and for `records`. None where the language has none, or where none is given
+        and it is not `required`. Raises FileNotFoundError (none given though required, or a missing
+        path) or `InputError` (an unreadable corpus), naming the path."""
+        return None
+
+    def corpus_key(self, path: str | os.PathLike | None = None) -> tuple[str, str]:
+        """(file name, content hash) of the corpus `load_corpus(path)` would load, for cache keys and
+        a checkpoint's record; ("", "") where there is none. Raises as `load_corpus` does for a bad
+        path, without reading the programs."""
+        return "", ""
+
+    def set_corpus(self, corpus: Any) -> None:
+        """Resolve program calls through `corpus` (as `load_corpus` returns it) from now on; None
+        forgets it. The default has no calls to resolve."""
+
+    def read_programs(self, path: str | os.PathLike) -> tuple[list[Record], list[tuple[str, str]]]:
+        """Programs of a file, folder or archive (`codegen.evaluate --programs`) as records with what
+        checks them (terms or an expected result), and (file, reason) for each one skipped. Raises
+        `InputError` where `path` holds no programs this language can read."""
+        raise InputError(f"{path}: {self.name} reads no program files")
 
     @abc.abstractmethod
     def canonicalize(self, code: str) -> str:
@@ -201,6 +249,8 @@ class Language(abc.ABC):
         return iter(method(corpus, **options))
 
 
+# the language a command uses where neither the user nor a checkpoint names one
+DEFAULT_LANGUAGE = "loda"
 _REGISTRY: dict[str, type[Language]] = {}
 _INSTANCES: dict[str, Language] = {}
 # Built-in languages, imported on first lookup so that `codegen` has no import-time dependency on them.
@@ -226,3 +276,16 @@ def get_language(name: str) -> Language:
 
 def available_languages() -> list[str]:
     return sorted(set(_REGISTRY) | set(_BUILTIN))
+
+
+def recipe_language(recipe: str) -> str | None:
+    """The language that offers `recipe` (each language's `recipes`), None where none does; a
+    language that cannot be imported here (a missing runtime) offers none."""
+    for name in available_languages():
+        try:
+            language = get_language(name)
+        except ImportError:
+            continue
+        if recipe in language.recipes:
+            return name
+    return None

@@ -28,7 +28,7 @@ import weakref
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from .language import CodeError, Language, available_languages, get_language
+from .language import DEFAULT_LANGUAGE, CodeError, Language, available_languages, get_language
 from .number_slots import (DEFAULT_READING, READINGS, SLOT_TOKENS, fill_slots, mark_prompt, prompt_numbers,
                            slot_code_tokens)
 from .prompts import TERMS_MARKER, language_tag
@@ -62,13 +62,7 @@ def prompt_texts(corpus: str | None, languages: Sequence[str], *, log=print) -> 
         except (KeyError, ImportError) as error:
             log(f"tokenizer: language {name!r} unavailable ({error}); its texts are skipped")
             continue
-        if name == "loda":
-            recipes = ["loda"]  # names; "loda-terms" adds only digits and commas
-        elif name == "wat":
-            recipes = [r for r in ("wat-problems",) if r in language.recipes]
-        else:
-            recipes = list(language.recipes)[:1]
-        for recipe in recipes:
+        for recipe in language.tokenizer_recipes:
             count = 0
             try:
                 for record in language.records(recipe, corpus):
@@ -180,12 +174,11 @@ def build_tokenizer(corpus: str | None, languages: Sequence[str], *, vocab_size:
     # prefix tags for every language asked for, structural tokens for those available now
     add_language_tokens(tokenizer, available, tag_languages=languages)
     corpus_hash = None
-    if corpus is not None and "loda" in available:
-        from languages.loda.corpus import corpus_hash as _hash, resolve_corpus_path
-
-        path = resolve_corpus_path(corpus)
-        corpus_hash = _hash(path)
-        tokenizer.codegen_meta["corpus"] = path.name
+    # the texts came from a corpus where a language's tokenizer recipes read one: record which
+    readers = [language for language in map(get_language, available)
+               if language.corpus_recipes.intersection(language.tokenizer_recipes)]
+    if corpus is not None and readers:
+        tokenizer.codegen_meta["corpus"], corpus_hash = readers[0].corpus_key(corpus)
     tokenizer.codegen_meta["corpus_hash"] = corpus_hash
     return tokenizer
 
@@ -355,7 +348,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     build = sub.add_parser("build", help="train and save a tokenizer")
     build.add_argument("--corpus", default=None, help="LODA corpus (tarball or checkout); default $CODEGEN_LODA_CORPUS")
-    build.add_argument("--langs", default="loda", help="comma-separated languages, e.g. loda,wat")
+    build.add_argument("--langs", default=DEFAULT_LANGUAGE, help="comma-separated languages, e.g. loda,wat")
     build.add_argument("--out", required=True, help="output directory")
     build.add_argument("--vocab-size", type=positive_int, default=DEFAULT_VOCAB_SIZE,
                        help=f"SentencePiece pieces for prompt text (default {DEFAULT_VOCAB_SIZE})")

@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 from .cli import run_main
 from .config import ConfigError, load_config
-from .language import InputError
+from .language import InputError, get_language
 
 REPO = Path(__file__).resolve().parent.parent
 BATCH_LOG_ENV = "CODEGEN_BATCH_LOG"  # test hook: append one hash per training batch to this file
@@ -347,19 +347,18 @@ def run(config: dict[str, Any], *, corpus: str | None, output_dir: str, resume: 
         model=model, args=args, data_collator=_Collator(tokenizer), train_dataset=train_set, eval_dataset=eval_set,
         processing_class=tokenizer,
         callbacks=[clock] + ([time_limit_callback(started + time_limit)] if time_limit else []))
+    language = get_language(config["language"])
     corpus_name, corpus_hash = "", ""
     try:
-        from .data import _corpus_key
-
-        corpus_name, corpus_hash = _corpus_key(corpus)
+        corpus_name, corpus_hash = language.corpus_key(corpus)
     except (FileNotFoundError, OSError):
         pass
     from .tokenizer import number_reading
 
     meta = {
         "language": config["language"], "recipes": list(config["recipes"]),
-        "terms_in_prompt": config.get("terms_count", 8) if any(r.endswith("-terms") for r in config["recipes"])
-        else 0,
+        "terms_in_prompt": config.get("terms_count", 8)
+        if any(r in language.terms_recipes for r in config["recipes"]) else 0,
         "max_source_length": data_cfg["max_source_length"], "max_target_length": data_cfg["max_target_length"],
         "corpus": corpus_name, "corpus_hash": corpus_hash, "records": getattr(dataset, "full_sizes", None),
         "vocab_size": len(tokenizer), "parameters": parameters, "config_file": config.get("_source"),
@@ -446,22 +445,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ConfigError("--time-limit: expected a positive number of minutes")
         if args.output_dir and Path(args.output_dir).exists() and not Path(args.output_dir).is_dir():
             raise ConfigError(f"--output-dir {args.output_dir} is a file; give a directory")
-        if args.corpus:
-            from languages.loda.corpus import resolve_corpus_path
-
-            resolve_corpus_path(args.corpus)
         config = load_config(args.config, extra)
         if args.max_steps is not None:
             config["training"]["max_steps"] = args.max_steps
         output_dir = args.output_dir or config.get("output_dir") or f"runs/{Path(args.config).stem}"
         corpus = args.corpus or config.get("corpus") or os.environ.get("CODEGEN_LODA_CORPUS")
-        if config["language"] == "loda" and not corpus:
-            raise ConfigError("no LODA corpus: pass --corpus PATH, set `corpus:` in the config, "
-                              "or export CODEGEN_LODA_CORPUS")
-        if corpus and config["language"] == "loda":
-            from languages.loda.corpus import resolve_corpus_path
-
-            resolve_corpus_path(corpus)  # a wrong path or a text file fails now, not after the model is built
+        language = get_language(config["language"])
+        reading = [r for r in config["recipes"] if r in language.corpus_recipes]
+        if reading and not corpus:
+            raise ConfigError(f"no corpus for the recipe(s) {', '.join(reading)}: pass --corpus PATH, set `corpus:` "
+                              "in the config, or export CODEGEN_LODA_CORPUS")
+        if corpus:
+            language.corpus_key(corpus)  # a wrong path or a text file fails now, not after the model is built
         if Path(output_dir).exists() and not Path(output_dir).is_dir():
             raise ConfigError(f"--output-dir {output_dir} is a file; give a directory")
         if os.environ.get("LOCAL_RANK") not in (None, "0"):

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from codegen.cache import cache_dir
 from codegen.language import InputError
 from codegen.reports import atomic_write
 
@@ -31,7 +32,6 @@ from .program import Program
 CORPUS_ENV = "CODEGEN_LODA_CORPUS"
 # where the project keeps its corpus snapshots: shared/corpora beside the repository checkout
 SHARED_CORPORA = Path(__file__).resolve().parents[3] / "shared" / "corpora"
-CACHE_ENV = "CODEGEN_CACHE_DIR"
 _CACHE_VERSION = 1
 _ASM_NAME = re.compile(r"(?:^|/)oeis/(\d{3})/A(\d{6,})\.asm\Z")
 _TERMS = re.compile(r"-?\d+(?:,-?\d+)*\Z")
@@ -235,7 +235,8 @@ def find_default_corpus() -> Path | None:
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "codegen")
+    """The project's cache directory (`codegen.cache.cache_dir`), under this name for LODA's callers."""
+    return cache_dir()
 
 
 class Corpus:

@@ -10,8 +10,10 @@ fail with error kind "unknown_sequence".
 """
 from __future__ import annotations
 
+import functools
 import os
 import time
+from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from codegen.data import normalize_name
@@ -20,7 +22,8 @@ from codegen.prompts import make_prompt
 
 from . import tokens as _tokens
 from .canonical import format_program
-from .corpus import CORPUS_ENV, Corpus, parse_sequence_id
+from .corpus import (CORPUS_ENV, Corpus, corpus_hash, iter_program_files, parse_sequence_id, record_from_text,
+                     resolve_corpus_path)
 from .errors import LodaError
 from .grammar import LodaGrammar
 from .parser import parse
@@ -32,6 +35,13 @@ def _load_corpus(corpus: "Corpus | str | os.PathLike | None") -> Corpus:
     if isinstance(corpus, Corpus):
         return corpus
     return Corpus.load(corpus, progress=False)
+
+
+@functools.lru_cache(maxsize=8)
+def _tarball_hash(path: Path, size: int, mtime_ns: int) -> str:
+    """`corpus_hash` of a tarball, once per file version: a training run asks for the key of its
+    corpus several times (data caches, the checkpoint's record), and hashing reads the whole file."""
+    return corpus_hash(path)
 
 
 def operation_count(code: str) -> int:
@@ -65,6 +75,11 @@ class Twins:
 class LodaLanguage(Language):
     name = "loda"
     recipes = {"loda": "name_records", "loda-terms": "terms_records"}
+    terms_recipes = frozenset({"loda-terms"})
+    corpus_recipes = frozenset(recipes)
+    default_recipe = "loda"
+    tokenizer_recipes = ("loda",)  # names; "loda-terms" adds only digits and commas
+    calls_by_id = True  # `seq` calls a corpus program by its sequence number
 
     def __init__(self) -> None:
         self._grammar: LodaGrammar | None = None
@@ -117,6 +132,44 @@ class LodaLanguage(Language):
             self._grammar = LodaGrammar(corpus.records.keys() if corpus is not None else ())
             self._grammar_key = key
         return self._grammar
+
+    # -- corpus -----------------------------------------------------------------------
+    def load_corpus(self, path: str | os.PathLike | None = None, *, progress: bool = False,
+                    required: bool = False) -> Corpus | None:
+        """The loda-programs corpus at `path` (a checkout or its tarball), else $CODEGEN_LODA_CORPUS;
+        None where neither is given, unless `required` (then FileNotFoundError says how to give one)."""
+        if not path and not required and not os.environ.get(CORPUS_ENV):
+            return None
+        return Corpus.load(path, progress=progress)
+
+    def corpus_key(self, path: str | os.PathLike | None = None) -> tuple[str, str]:
+        if not path and not os.environ.get(CORPUS_ENV):
+            return "", ""
+        resolved = resolve_corpus_path(path)
+        if resolved.is_file():
+            stat = resolved.stat()
+            return resolved.name, _tarball_hash(resolved.resolve(), stat.st_size, stat.st_mtime_ns)
+        return resolved.name, corpus_hash(resolved)
+
+    def read_programs(self, path: str | os.PathLike) -> tuple[list[Record], list[tuple[str, str]]]:
+        """The .asm files of a folder, a tarball or one file, each with its header's name, terms and
+        offset; a file that does not parse or lists no terms is skipped."""
+        records: list[Record] = []
+        skipped: list[tuple[str, str]] = []
+        for name, text in iter_program_files(Path(path)):
+            try:
+                entry = record_from_text(text, name)
+            except (LodaError, ValueError) as error:
+                skipped.append((name, str(error)))
+                continue
+            if not entry.terms:
+                skipped.append((name, "no terms in the header"))
+                continue
+            records.append(Record(id=entry.id, prompt=make_prompt(self.name, entry.name), code=entry.code,
+                                  terms=list(entry.terms), offset=entry.offset,
+                                  meta={"calls": list(entry.calls), "length": operation_count(entry.code),
+                                        "path": name, "name": entry.name}))
+        return records, skipped
 
     # -- execution --------------------------------------------------------------------
     def set_corpus(self, corpus: "Corpus | str | os.PathLike | None") -> None:

@@ -17,7 +17,7 @@ import re
 import time
 from typing import Any, Iterator, Mapping, Sequence
 
-from codegen.language import CodeError, ExecutionResult, Grammar, Language, Record, register
+from codegen.language import CodeError, ExecutionResult, Grammar, Language, Record, get_language, register
 from codegen.prompts import make_prompt
 
 from . import tokens as T
@@ -51,6 +51,9 @@ def _forbidden_names(forbidden: Sequence[str]) -> set[str]:
 class WatLanguage(Language):
     name = "wat"
     recipes = {"wat-problems": "problem_records", "wat-oeis": "oeis_records"}
+    corpus_recipes = frozenset({"wat-oeis"})
+    default_recipe = "wat-problems"
+    tokenizer_recipes = ("wat-problems",)  # the problem texts, as for every WAT tokenizer so far
 
     def __init__(self) -> None:
         self._grammar: WatGrammar | None = None
@@ -123,6 +126,15 @@ class WatLanguage(Language):
         if self._grammar is None:
             self._grammar = WatGrammar()
         return self._grammar
+
+    # -------------------------------------------------------------- corpus
+    # WAT programs call nothing by id; the "wat-oeis" recipe reads the LODA corpus, reached through
+    # the registry like any language's.
+    def load_corpus(self, path: Any = None, *, progress: bool = False, required: bool = False) -> Any | None:
+        return get_language("loda").load_corpus(path, progress=progress, required=required)
+
+    def corpus_key(self, path: Any = None) -> tuple[str, str]:
+        return get_language("loda").corpus_key(path)
 
     # -------------------------------------------------------------- recipes
     def problem_records(self, corpus: Any = None, *, count: int = 10_000, seed: int = 0,
