@@ -43,7 +43,8 @@ from typing import Any, Callable, Iterable, Sequence
 from .cli import (EXIT_FAILURE, EXIT_NO_MATCH, EXIT_OK, EXIT_USAGE, non_negative_int, positive_float, positive_int,
                   probability, run_main)
 from .execution import DEFAULT_TIMEOUT, ExecutionPool, ExecutionTask, SearchOutcome, SearchTask
-from .language import CodeError, InputError, Language, SearchHit, available_languages, get_language
+from .cache import cache_dir
+from .language import DEFAULT_LANGUAGE, CodeError, InputError, Language, SearchHit, available_languages, get_language
 from .model import META_FILE  # codegen.model imports torch/transformers lazily
 from .number_slots import prompt_numbers
 from .prompts import make_prompt
@@ -66,7 +67,7 @@ MIN_CONVINCING_TERMS = 6
 MAX_NUM_SAMPLES = 512
 
 
-def default_checkpoint(lang: str = "loda") -> str:
+def default_checkpoint(lang: str = DEFAULT_LANGUAGE) -> str:
     return f"checkpoints/{lang}-t5-tiny"
 
 
@@ -193,8 +194,8 @@ def default_decoding(num_samples: int | None, strategy: str | None, beams: int =
 
 
 def attach_corpus(language: Language, corpus: Any) -> None:
-    """Let `language` resolve calls into a corpus (LODA `seq`), where the language has `set_corpus`."""
-    if corpus is not None and hasattr(language, "set_corpus"):
+    """Let `language` resolve calls into a corpus (LODA `seq`; `Language.set_corpus`), where one is given."""
+    if corpus is not None:
         language.set_corpus(corpus)
 
 
@@ -744,13 +745,9 @@ def set_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-def _load_corpus(path: str | None) -> Any:
-    path = path or os.environ.get("CODEGEN_LODA_CORPUS")
-    if not path:
-        return None
-    from languages.loda import Corpus
-
-    return Corpus.load(path, progress=sys.stderr.isatty())
+def _load_corpus(language: str, path: str | None) -> Any:
+    """The corpus `language` loads from `path` or its default (`Language.load_corpus`); None without one."""
+    return get_language(language).load_corpus(path, progress=sys.stderr.isatty())
 
 
 def _make_generator(checkpoint: str, args: argparse.Namespace, corpus: Any) -> Generator:
@@ -790,7 +787,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     try:
-        corpus = _load_corpus(args.corpus)
+        corpus = _load_corpus(own or args.lang or DEFAULT_LANGUAGE, args.corpus)
     except (FileNotFoundError, InputError) as error:  # InputError: a damaged corpus (CorpusError)
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -869,7 +866,7 @@ class Repl:
     Reads stdin line by line (with readline history where stdin is a terminal), so it can be
     driven by a pipe."""
 
-    HISTORY = Path(os.environ.get("CODEGEN_CACHE_DIR") or Path.home() / ".cache" / "codegen") / "repl_history"
+    HISTORY = cache_dir() / "repl_history"
 
     def __init__(self, generator: Generator, args: argparse.Namespace, *, corpus: Any = None,
                  stdin: Any = None, stdout: Any = None):
