@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 import pytest
@@ -11,41 +10,10 @@ from codegen.data import (
     SPLITS, build_dataset, build_raw, check_leakage, load_split, normalize_name, partition, split_assignment, split_of,
 )
 from codegen.language import Record, get_language
+from conftest import make_fixture_corpus
 
 REPO = Path(__file__).resolve().parent.parent
 TOKENIZER = REPO / "checkpoints" / "tokenizer"
-
-
-def make_fixture_corpus(root: Path, count: int = 160) -> Path:
-    """A small loda-programs checkout: `count` affine / loop programs with names and terms,
-    plus a shared program and a shared name (to exercise the leakage guard)."""
-    oeis = root / "oeis" / "000"
-    oeis.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(7)
-    for number in range(1, count + 1):
-        k, j = number % 13 + 2, number // 13
-        if number % 3 == 0:
-            name = f"a(n) = sum of {k}*i + {j} for i = 0..n."
-            code = f"mov $1,$0\nlpb $1\n  sub $1,1\n  mov $2,$1\n  mul $2,{k}\n  add $2,{j}\n  add $3,$2\nlpe\nmov $0,$3\n"
-            terms = [sum(k * i + j for i in range(n + 1)) - (k * n + j) for n in range(10)]
-        else:
-            name = f"a(n) = {k}*n + {j} (variant {number})."
-            code = f"mul $0,{k}\nadd $0,{j}\n"
-            terms = [k * n + j for n in range(10)]
-        if number == 50:
-            code = "mul $0,7\nadd $0,1000\n"  # same program as A000051 below
-            name = "First shared program."
-        if number == 51:
-            code = "mul $0,7\nadd $0,1000\n"
-            name = "Second shared program."
-        if number in (60, 61):
-            name = "Shared name, punctuated!" if number == 60 else "shared   NAME punctuated"
-        header = f"; A{number:06d}: {name}\n; Submitted by test\n; {','.join(map(str, terms))}\n\n"
-        if rng.random() < 0.2:
-            header += "#offset 1\n\n"
-        (oeis / f"A{number:06d}.asm").write_text(header + code)
-    (root / "oeis" / "deny.txt").write_text("A000002: denied for the test\n")
-    return root
 
 
 @pytest.fixture(scope="module")

@@ -12,41 +12,12 @@ import torch
 from codegen.decoding import (DEAD, DONE, BackendUnavailable, CTranslate2Backend, DecodeOptions, GrammarConstraint,
                               GrammarLogitsProcessor, HFBackend, NotOffered, make_backend)
 from codegen.language import get_language
+from conftest import build_tiny_checkpoint
 
-TEXTS = ["Fibonacci numbers", "The prime numbers", "Squares of n", "a(n) = 2n + 1", "Triangular numbers",
-         "Number of divisors of n", "Powers of 2", "Catalan numbers", "Sum of digits of n", "The odd numbers",
-         "Expansion of 1/(1-x-x^2)", "Number of partitions of n"]
 PROMPTS = ["Fibonacci numbers", "Powers of 3", "Number of divisors of 2n", "a(n) = n^2 + 1"]
 
 
-def build_tiny_checkpoint(path: Path, *, seed: int = 0, max_target_length: int = 48, terms_in_prompt: int = 0) -> Path:
-    """A random-init T5 with the project's tokenizer (trained on a dozen texts), saved as a checkpoint
-    directory that `codegen.model.load_checkpoint` reads."""
-    from codegen.model import build_model, write_meta
-    from codegen.tokenizer import add_language_tokens, fast_tokenizer_from_spm, save_tokenizer, train_sentencepiece
-
-    tokenizer = fast_tokenizer_from_spm(train_sentencepiece(TEXTS * 4, 80))
-    tokenizer.codegen_meta = {"languages": []}
-    add_language_tokens(tokenizer, ["loda"])
-    torch.manual_seed(seed)
-    model = build_model({"d_model": 32, "d_kv": 8, "d_ff": 64, "num_layers": 1, "num_decoder_layers": 1,
-                         "num_heads": 2}, tokenizer)
-    path.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(path))
-    save_tokenizer(tokenizer, path)
-    write_meta(path, {"language": "loda", "recipes": ["loda-terms" if terms_in_prompt else "loda"],
-                      "terms_in_prompt": terms_in_prompt, "max_source_length": 64,
-                      "max_target_length": max_target_length})
-    return path
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Decode as the CLIs do: one intra-op thread (tiny matmuls; spinning threads stall on shared cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # decode as the CLIs do: one torch thread
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,9 @@ from codegen.execution import ExecutionPool
 from codegen.generate import GenerationResult, choose, run_candidates
 from codegen.language import get_language
 from codegen.selection import Candidate
-from test_decoding import build_tiny_checkpoint, one_torch_thread  # noqa: F401 (an autouse fixture)
+from conftest import build_tiny_checkpoint
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # they decode: one torch thread, as the CLIs do
 FIB = "mov $1,1\nlpb $0\n  sub $0,1\n  mov $2,$1\n  add $1,$3\n  mov $3,$2\nlpe\nmov $0,$3\n"
 FIB_TERMS = [0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 610, 987, 1597, 2584, 4181, 6765]
 

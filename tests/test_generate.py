@@ -12,8 +12,9 @@ import pytest
 from codegen.language import get_language
 from codegen.generate import Generator, Request, choose, main, parse_terms, resolve_checkpoint, run_candidates
 from codegen.selection import Candidate, candidate_source, select
-from test_decoding import build_tiny_checkpoint, one_torch_thread  # noqa: F401 (an autouse fixture)
+from conftest import RecordingBackend, build_tiny_checkpoint
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # they decode: one torch thread, as the CLIs do
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -119,18 +120,6 @@ def test_beams_are_ranked_by_score_samples_by_agreement(checkpoint):
         assert forced.chosen.outputs[0] == 3
 
 
-class _RecordingBackend:
-    """Hypotheses by strategy (`by_strategy[options.strategy]`), recording every call."""
-
-    def __init__(self, by_strategy):
-        self.by_strategy = by_strategy
-        self.calls = []
-
-    def decode(self, prompts, options):
-        self.calls.append((list(prompts), options.strategy, options.num_return))
-        return [list(self.by_strategy[options.strategy]) for _ in prompts]
-
-
 def test_requests_whose_candidates_all_fail_get_retry_samples(checkpoint, capsys):
     from codegen.decoding import Hypothesis
     from codegen.tokenizer import encode_code
@@ -141,7 +130,7 @@ def test_requests_whose_candidates_all_fail_get_retry_samples(checkpoint, capsys
             return Hypothesis(token_ids=ids, logprob=logprob * (len(ids) + 1), n_tokens=len(ids) + 1, finished=True)
 
         failing = hypothesis("mov $1,0\ndiv $0,$1\n")  # division by zero: parses, does not run
-        backend = _RecordingBackend({"greedy": [failing],
+        backend = RecordingBackend({"greedy": [failing],
                                      "sample": [failing, hypothesis("mov $0,3\n", -0.9),
                                                 hypothesis("mov $0,3\n", -0.8), hypothesis("mov $0,5\n", -0.4)]})
         generator.backend = backend

@@ -13,8 +13,9 @@ from codegen.generate import (GenerationResult, Generator, Repl, Request, candid
 from codegen.language import SearchHit, get_language
 from codegen.metrics import summarize
 from codegen.selection import Candidate, select
-from test_decoding import build_tiny_checkpoint, one_torch_thread  # noqa: F401 (an autouse fixture)
+from conftest import build_tiny_checkpoint
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # they decode: one torch thread, as the CLIs do
 SQUARES = [1, 4, 9, 16, 25, 36, 49, 64]
 
 

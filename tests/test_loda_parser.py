@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 
 from languages.loda import ParseError, canonicalize, format_program, parse
 from languages.loda.program import Operand, OperandKind, Operation
-from test_loda_vm import programs
+from conftest import programs
 
 
 def error_of(text: str, source: str | None = None) -> ParseError:

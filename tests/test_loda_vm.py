@@ -15,8 +15,9 @@ from languages.loda.errors import (
     UnknownSequenceError,
 )
 from languages.loda.interpreter import Interpreter
-from languages.loda.program import ARITHMETIC_OPS, Operand, Operation, Program
+from languages.loda.program import Operand, Operation, Program
 from languages.loda.vm import Evaluator, Limits, compile_program, evaluate
+from conftest import programs
 
 FIB = """
 ; A000045: Fibonacci numbers
@@ -382,42 +383,6 @@ def test_deep_call_chain_is_a_loda_error():
 
 
 # ---------------------------------------------------------------------------- properties
-
-CELLS = st.integers(0, 6)
-TARGETS = st.one_of(st.builds(Operand.direct, CELLS), st.builds(Operand.indirect, st.integers(0, 4)))
-CONSTANTS = st.builds(Operand.constant, st.one_of(st.integers(-3, 12), st.sampled_from([-(1 << 70), 1 << 65, 100])))
-SOURCES = st.one_of(CONSTANTS, st.builds(Operand.direct, CELLS), st.builds(Operand.direct, CELLS),
-                    st.builds(Operand.indirect, st.integers(0, 4)))
-ARITHMETIC = st.builds(lambda name, t, s: [Operation(name, t, s)], st.sampled_from(ARITHMETIC_OPS), TARGETS, SOURCES)
-REGION = st.builds(lambda name, t, s: [Operation(name, t, s)], st.sampled_from(["clr", "fil", "rol", "ror"]), TARGETS,
-                   st.one_of(st.builds(Operand.constant, st.integers(-3, 4)), st.builds(Operand.direct, CELLS)))
-CALL = st.builds(lambda t, k: [Operation("seq", t, Operand.constant(k))], TARGETS, st.sampled_from([1, 2, 3, 4, 5]))
-SIMPLE = st.one_of(ARITHMETIC, ARITHMETIC, ARITHMETIC, REGION, CALL, st.just([Operation("nop")]))
-
-
-def _loop(counter, length, decrement, body):
-    ops = [Operation("lpb", counter, length)]
-    if decrement:
-        ops.append(Operation("sub", counter, Operand.constant(decrement)))
-    for part in body:
-        ops.extend(part)
-    ops.append(Operation("lpe"))
-    return ops
-
-
-LOOPS = lambda children: st.builds(  # noqa: E731
-    _loop, TARGETS, st.one_of(st.just(Operand.constant(1)), st.builds(Operand.constant, st.integers(-1, 3)),
-                              st.builds(Operand.direct, CELLS)),
-    st.sampled_from([0, 1, 1, 2]), st.lists(children, max_size=5))
-
-
-def _program(parts, offset):
-    ops = [op for part in parts for op in part]
-    return Program(tuple(Operation(o.op, o.target, o.source, line=i + 1) for i, o in enumerate(ops)), offset=offset)
-
-
-programs = st.builds(_program, st.lists(st.recursive(SIMPLE, LOOPS, max_leaves=16), min_size=1, max_size=10),
-                     st.integers(-2, 3))
 
 LIBRARY = Library({
     1: FIB,

@@ -10,11 +10,11 @@ from codegen.language import get_language
 from codegen.number_slots import prompt_numbers
 from codegen.repair import MIN_TERMS, repair_parents, repair_variants, should_repair, substitute_values
 from codegen.selection import Candidate, mark_matches
-from test_decoding import build_tiny_checkpoint, one_torch_thread  # noqa: F401 (an autouse fixture)
-from test_generate import _RecordingBackend
+from conftest import RecordingBackend, build_tiny_checkpoint
 
 import pytest
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # they decode: one torch thread, as the CLIs do
 LODA = get_language("loda")
 TIMES_THREE = "mul $0,3\n"
 
@@ -101,7 +101,7 @@ def test_generator_repairs_only_when_asked_and_only_against_terms(checkpoint):
     with Generator(str(checkpoint), workers=1, timeout=5) as generator:
         ids = encode_code(generator.tokenizer, "loda", TIMES_THREE)[:-1]
         hypothesis = Hypothesis(token_ids=ids, logprob=-0.5 * (len(ids) + 1), n_tokens=len(ids) + 1, finished=True)
-        generator.backend = _RecordingBackend({"greedy": [hypothesis]})
+        generator.backend = RecordingBackend({"greedy": [hypothesis]})
         terms = [0, 4, 8, 12, 16, 20]
 
         # repair alone (the term search would find these programs itself)

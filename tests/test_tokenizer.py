@@ -107,7 +107,7 @@ def test_cli_build(tmp_path, monkeypatch, capsys):
     import json
 
     from codegen.tokenizer import main
-    from test_data import make_fixture_corpus
+    from conftest import make_fixture_corpus
 
     corpus = make_fixture_corpus(tmp_path / "loda-programs", count=60)
     monkeypatch.setenv("CODEGEN_CACHE_DIR", str(tmp_path / "cache"))

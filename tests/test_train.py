@@ -119,7 +119,7 @@ def _batches(log: Path) -> dict[int, str]:
 
 @pytest.mark.slow
 def test_kill_and_resume(tmp_path, monkeypatch, capsys):
-    from test_data import make_fixture_corpus
+    from conftest import make_fixture_corpus
 
     corpus = make_fixture_corpus(tmp_path / "loda-programs", count=120)
     config = _write(tmp_path / "tiny.yaml", TINY)
@@ -286,7 +286,7 @@ def test_second_stage_resumes_without_its_first_stage(tmp_path, monkeypatch):
     own checkpoint: the directory it started from may be gone (another machine, offline)."""
     import shutil
 
-    from test_data import make_fixture_corpus
+    from conftest import make_fixture_corpus
 
     from codegen.train import main
 
@@ -310,7 +310,7 @@ def test_second_stage_resumes_without_its_first_stage(tmp_path, monkeypatch):
 def test_time_limit_stops_with_a_checkpoint_and_resume_finishes(tmp_path):
     """`--time-limit` (a machine lent for a fixed time): the run stops early but complete (a
     checkpoint of its last step, the final model and meta), and `--resume` finishes the schedule."""
-    from test_data import make_fixture_corpus
+    from conftest import make_fixture_corpus
 
     corpus = make_fixture_corpus(tmp_path / "loda-programs", count=60)
     config = _write(tmp_path / "tiny.yaml", {**TINY, "training": {**TINY["training"], "max_steps": 400,
