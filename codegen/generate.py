@@ -438,24 +438,24 @@ class Generator:
         """Add the language's term-search programs to the candidates of every request with terms
         (see `generate_many`), count them in `counts`; returns the seconds spent searching (and
         scoring the hits with the model) and executing the hits for their outputs. The
-        searches run in the pool's workers, side by side (each worker loads the search's index
-        on its first one); a search that fails costs its request the search, with a warning."""
+        searches run in the pool's workers, side by side (on what `prepare_search` loaded before
+        they forked, else each loads it on its first search); a search that fails costs its
+        request the search, with a warning."""
         searched = [i for i, request in enumerate(requests) if request.terms]
         tasks = []
         for i in searched:
-            seeds = tuple((f"model candidate {n}", c.canonical)
-                          for n, c in enumerate(repair_parents(per_request[i]), 1) if not c.extra.get("repair"))
+            models = [c for c in repair_parents(per_request[i]) if not c.extra.get("repair")][:SEARCH_SEEDS]
+            seeds = tuple((f"model candidate {n}", c.canonical) for n, c in enumerate(models, 1))
             request = requests[i]
             tasks.append(SearchTask(terms=tuple(request.terms), offset=request.offset or 0,
-                                    forbidden=tuple(request.forbidden), seeds=seeds[:SEARCH_SEEDS],
-                                    time_limit=seconds))
+                                    forbidden=tuple(request.forbidden), seeds=seeds, time_limit=seconds))
         if not tasks:
             return 0.0, 0.0
         start = time.perf_counter()
         outcomes = self.pool.run(tasks)
         with_hits, found = [], []
         for i, outcome in zip(searched, outcomes):
-            if not getattr(outcome, "ok", False) or not isinstance(outcome, SearchOutcome):
+            if not (isinstance(outcome, SearchOutcome) and outcome.ok):
                 print(f"warning: the term search failed for {requests[i].id or requests[i].description!r}: "
                       f"{outcome.error}", file=sys.stderr)
                 counts[i] = 0
