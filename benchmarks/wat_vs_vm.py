@@ -33,12 +33,12 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from corpora.loda_to_wat.compiler import UnsupportedProgram, compile_program  # noqa: E402
+from corpora.wat_oeis import DEFAULT_LIMITS, _sample, error_kind, fits_i64  # noqa: E402
 from languages.loda.corpus import Corpus, find_default_corpus, resolve_corpus_path  # noqa: E402
 from languages.loda.errors import LodaError  # noqa: E402
 from languages.loda.vm import Evaluator, Limits  # noqa: E402
-from languages.wat.compiler import UnsupportedProgram, compile_program  # noqa: E402
 from languages.wat.errors import WatError  # noqa: E402
-from languages.wat.oeis import DEFAULT_LIMITS, _sample, error_kind, fits_i64  # noqa: E402
 from languages.wat.runner import Sandbox  # noqa: E402
 
 

@@ -20,7 +20,10 @@ import abc
 import importlib
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Hashable, Iterator, Mapping, Sequence
+
+if TYPE_CHECKING:
+    from corpora import Recipe
 
 
 class CodeError(Exception):
@@ -110,15 +113,32 @@ class Grammar(abc.ABC):
 
 
 class Language(abc.ABC):
-    """Subclass in `languages/<name>/language.py`, then `register(MyLanguage)`."""
+    """Subclass in `languages/<name>/language.py`, then `register(MyLanguage)`.
+
+    Its data recipes are not part of the language: they live in `corpora/` (the recipe registry,
+    `corpora.recipes_of`), where a recipe may read another language's corpus. The methods below
+    about recipes look them up there, so generic code asks the language, and only the language
+    asks the registry."""
 
     name: str = ""
-    # data recipes this language offers: recipe name -> method name on the class
-    recipes: Mapping[str, str] = {}
-    # recipes whose prompts show a sequence's first terms (they take the option `terms_count`)
-    terms_recipes: frozenset[str] = frozenset()
-    # recipes that read the corpus (`load_corpus`): without one they make no records
-    corpus_recipes: frozenset[str] = frozenset()
+
+    @property
+    def recipes(self) -> Mapping[str, "Recipe"]:
+        """The data recipes that make this language's records: recipe name -> `corpora.Recipe`,
+        in the registry's order (the split partition reads them in that order)."""
+        from corpora import recipes_of
+
+        return recipes_of(self.name)
+
+    @property
+    def terms_recipes(self) -> frozenset[str]:
+        """Recipes whose prompts show a sequence's first terms (they take the option `terms_count`)."""
+        return frozenset(name for name, recipe in self.recipes.items() if recipe.shows_terms)
+
+    @property
+    def corpus_recipes(self) -> frozenset[str]:
+        """Recipes that read the corpus (`load_corpus`): without one they make no records."""
+        return frozenset(name for name, recipe in self.recipes.items() if recipe.source is not None)
 
     @property
     def default_recipe(self) -> str:
@@ -226,27 +246,26 @@ class Language(abc.ABC):
         (label, code) programs to search around (e.g. the model's candidates)."""
         return []
 
+    def _recipe(self, recipe: str) -> "Recipe":
+        recipes = self.recipes
+        if recipe not in recipes:
+            raise KeyError(f"language {self.name!r} has no recipe {recipe!r}; known: {sorted(recipes)}")
+        return recipes[recipe]
+
     def recipe_parameters(self, recipe: str) -> set[str]:
         """Names of the keyword options a recipe takes (`data.recipe_options` in a config is
         checked against them, so a misspelt option is an error rather than silently ignored)."""
-        import inspect
-
-        if recipe not in self.recipes:
-            raise KeyError(f"language {self.name!r} has no recipe {recipe!r}; known: {sorted(self.recipes)}")
-        parameters = inspect.signature(getattr(self, self.recipes[recipe])).parameters.values()
-        return {p.name for p in parameters if p.name != "corpus"
-                and p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)}
+        return self._recipe(recipe).parameters()
 
     def check_recipe_options(self, recipe: str, options: Mapping[str, Any]) -> None:
         """Raise ValueError (naming the field) where a recipe's option values are malformed, so a
         broken config fails when it is read, not an hour into data preparation."""
+        self._recipe(recipe).check_options(options)
 
-    def records(self, recipe: str, corpus: str | None = None, **options: Any) -> Iterator[Record]:
-        """Records of one corpus recipe (see `recipes`)."""
-        if recipe not in self.recipes:
-            raise KeyError(f"language {self.name!r} has no recipe {recipe!r}; known: {sorted(self.recipes)}")
-        method: Callable[..., Iterable[Record]] = getattr(self, self.recipes[recipe])
-        return iter(method(corpus, **options))
+    def records(self, recipe: str, corpus: Any = None, **options: Any) -> Iterator[Record]:
+        """Records of one corpus recipe (see `recipes`); options the recipe does not take are
+        dropped, so one set of data options serves every recipe of a mix."""
+        return self._recipe(recipe).records(corpus, **options)
 
 
 # the language a command uses where neither the user nor a checkpoint names one

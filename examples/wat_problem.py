@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
+from corpora.loda_to_wat import compile_program  # LODA -> WAT
 from languages.loda import evaluate, parse
 from languages.wat import RunLimits, Sandbox, WatError, generate_problems, run, validate
-from languages.wat.compiler import compile_program  # LODA -> WAT
 
 FIBONACCI = "mov $3,1\nlpb $0\n  sub $0,1\n  mov $2,$1\n  add $1,$3\n  mov $3,$2\nlpe\nmov $0,$1\n"
 LIMITS = RunLimits(fuel=10_000_000, timeout=2.0)  # instructions and seconds per call

@@ -23,7 +23,8 @@ def loda():
 
 def test_registered(loda):
     assert loda.name == "loda"
-    assert loda.recipes == {"loda": "name_records", "loda-terms": "terms_records"}
+    assert list(loda.recipes) == ["loda", "loda-terms"]
+    assert loda.terms_recipes == {"loda-terms"} and loda.corpus_recipes == {"loda", "loda-terms"}
     assert len(set(loda.structural_tokens())) == len(loda.structural_tokens())
 
 

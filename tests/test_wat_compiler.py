@@ -11,7 +11,7 @@ import pytest
 
 from languages.loda import parse
 from languages.loda.program import Operation, Operand, Program
-from languages.wat.compiler import REASONS, UnsupportedProgram, compile_program
+from corpora.loda_to_wat.compiler import REASONS, UnsupportedProgram, compile_program
 from languages.wat.errors import WatError, WatTrap
 from languages.wat.runner import RunLimits, Sandbox
 

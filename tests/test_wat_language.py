@@ -27,7 +27,9 @@ LODA_SOURCES = [
 
 def test_registered():
     assert isinstance(LANG, WatLanguage) and LANG.name == "wat"
-    assert LANG.recipes == {"wat-problems": "problem_records", "wat-oeis": "oeis_records"}
+    assert list(LANG.recipes) == ["wat-problems", "wat-oeis"]
+    assert LANG.corpus_recipes == {"wat-oeis"} and not LANG.terms_recipes
+    assert LANG.recipes["wat-oeis"].source == "loda-programs" and LANG.recipes["wat-problems"].source is None
     assert isinstance(LANG.grammar(), Grammar)
 
 
@@ -50,7 +52,7 @@ def test_round_trip_on_every_generated_problem():
 
 def _compiled():
     from languages.loda.parser import parse
-    from languages.wat.compiler import compile_program
+    from corpora.loda_to_wat.compiler import compile_program
 
     return [LANG.canonicalize(compile_program(parse(src))) for src in LODA_SOURCES]
 
@@ -65,7 +67,7 @@ def test_round_trip_and_grammar_on_compiler_output():
 
 @pytest.mark.corpus
 def test_compiler_output_on_a_corpus_sample_is_representable(corpus):
-    from languages.wat.compiler import UnsupportedProgram, compile_program
+    from corpora.loda_to_wat.compiler import UnsupportedProgram, compile_program
 
     numbers = sorted(corpus.records)
     random.Random(0).shuffle(numbers)
@@ -409,7 +411,7 @@ def test_problem_records():
 
 
 def test_oeis_records_delegate(monkeypatch):
-    from languages.wat import oeis
+    from corpora import wat_oeis as oeis
 
     seen = {}
 

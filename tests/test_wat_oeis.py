@@ -6,10 +6,10 @@ import json
 
 import pytest
 
+from corpora.loda_to_wat.compiler import UnsupportedProgram, compile_program
+from corpora.wat_oeis import check_loda, error_kind, fits_i64, oeis_records, run_terms
 from languages.wat.canonical import format_wat
-from languages.wat.compiler import UnsupportedProgram, compile_program
 from languages.wat.errors import WatError
-from languages.wat.oeis import check_loda, error_kind, fits_i64, oeis_records, run_terms
 from languages.wat.runner import Sandbox
 
 pytestmark = pytest.mark.corpus
@@ -41,7 +41,7 @@ def test_corpus_programs_agree_with_the_vm(corpus):
     the same terms, or both fail (i64 overflow in the one is a 63-bit overflow in the other)."""
     from languages.loda import vm
     from languages.loda.errors import LodaError
-    from languages.wat.oeis import _sample
+    from corpora.wat_oeis import _sample
 
     limits = vm.Limits(max_bits=63, timeout=3.0)
     compared = 0
@@ -117,7 +117,7 @@ def test_operation_count_of_canonical_code():
 
 
 def _cli():
-    from languages.wat import loda_cli
+    from corpora.loda_to_wat import cli as loda_cli
 
     parser = argparse.ArgumentParser(prog="wat")
     loda_cli.register(parser.add_subparsers(dest="command", required=True))

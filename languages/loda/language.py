@@ -1,8 +1,6 @@
 """LODA as a `codegen` language: canonical form via the parser, execution via the VM,
-structural tokens (`tokens.py`), a decoding grammar (`grammar.py`) and two data recipes:
-
-- "loda": sequence name -> program;
-- "loda-terms": sequence name + its first `terms_count` terms (default 8) -> program.
+structural tokens (`tokens.py`), a decoding grammar (`grammar.py`). Its data recipes ("loda",
+"loda-terms") are in `corpora.loda_programs`.
 
 The corpus behind `seq` calls is the one given to `set_corpus`, else the one named by
 $CODEGEN_LODA_CORPUS (loaded on first need); without a corpus, programs that call `seq`
@@ -14,7 +12,7 @@ import functools
 import os
 import time
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from codegen.data import normalize_name
 from codegen.language import CodeError, ExecutionResult, Language, Record, SearchHit, register
@@ -27,8 +25,6 @@ from .corpus import (CORPUS_ENV, Corpus, corpus_hash, iter_program_files, parse_
 from .errors import LodaError
 from .grammar import LodaGrammar
 from .parser import parse
-
-DEFAULT_TERMS_IN_PROMPT = 8
 
 
 def _load_corpus(corpus: "Corpus | str | os.PathLike | None") -> Corpus:
@@ -74,9 +70,6 @@ class Twins:
 @register
 class LodaLanguage(Language):
     name = "loda"
-    recipes = {"loda": "name_records", "loda-terms": "terms_records"}
-    terms_recipes = frozenset({"loda-terms"})
-    corpus_recipes = frozenset(recipes)
     default_recipe = "loda"
     tokenizer_recipes = ("loda",)  # names; "loda-terms" adds only digits and commas
     calls_by_id = True  # `seq` calls a corpus program by its sequence number
@@ -261,32 +254,3 @@ class LodaLanguage(Language):
         if self._twins_of is None or self._twins_of.corpus is not corpus:
             self._twins_of = Twins(corpus)
         return self._twins_of
-
-    # -- data recipes -----------------------------------------------------------------
-    def _records(self, corpus, recipe: str, terms_count: int | None, include_denied: bool) -> Iterator[Record]:
-        loaded = _load_corpus(corpus)
-        for number in sorted(loaded.records):
-            entry = loaded.records[number]
-            if entry.denied and not include_denied:
-                continue
-            shown = list(entry.terms[:terms_count]) if terms_count else None
-            yield Record(
-                id=entry.id,
-                prompt=make_prompt("loda", entry.name, shown),
-                code=entry.code,
-                terms=list(entry.terms),
-                offset=entry.offset,
-                meta={"calls": list(entry.calls), "length": operation_count(entry.code), "recipe": recipe,
-                      "name": entry.name},
-            )
-
-    def name_records(self, corpus=None, *, include_denied: bool = False, **_: Any) -> Iterator[Record]:
-        """name -> program, one record per (non-denied) corpus program, by sequence number."""
-        return self._records(corpus, "loda", None, include_denied)
-
-    def terms_records(self, corpus=None, *, terms_count: int = DEFAULT_TERMS_IN_PROMPT,
-                      include_denied: bool = False, **_: Any) -> Iterator[Record]:
-        """name + first `terms_count` terms -> program."""
-        if terms_count < 1:
-            raise ValueError(f"terms_count must be >= 1, got {terms_count}")
-        return self._records(corpus, "loda-terms", terms_count, include_denied)

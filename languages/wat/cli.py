@@ -9,8 +9,9 @@ FILE may be `-` for standard input. On an error, the message (with line and colu
 there is one) goes to standard error. Exit status (as every tool of the project, `codegen.cli`):
 0 done, 1 a program that does not parse, validate or run, 2 a usage or input error (bad
 arguments or limits, a FILE that cannot be read or is not UTF-8 text, an output that cannot be
-written), 130 interrupted. Subcommands of the LODA
-compiler (`from-loda`, `check-loda`) are registered by `languages.wat.loda_cli`.
+written), 130 interrupted. The WAT recipes add subcommands of their own (`add_commands` of a
+`corpora.Recipe`): "wat-oeis" adds the LODA compiler's `from-loda` and `check-loda`
+(`corpora.loda_to_wat.cli`), so this package imports nothing of the compiler or of LODA.
 Every subcommand sets `func`: handler(args) -> exit code.
 """
 from __future__ import annotations
@@ -25,12 +26,10 @@ from collections import Counter
 from typing import Any, Callable, Sequence
 
 from codegen.cli import non_negative_int, positive_float, positive_int
-from codegen.language import InputError
+from codegen.language import InputError, get_language
 
 from .canonical import DEFAULT_MAX_BYTES, format_wat
 from .errors import WatError, WatSizeError
-
-from . import loda_cli  # the compiler's subcommands: loda_cli.register(subparsers)
 
 
 def _read(path: str, max_bytes: int | None = DEFAULT_MAX_BYTES) -> str:
@@ -263,7 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(JSONL then goes to --jsonl only; --jsonl - for standard output)")
     p.set_defaults(func=cmd_problems)
 
-    loda_cli.register(sub)
+    for recipe in get_language("wat").recipes.values():  # e.g. the LODA compiler's from-loda, check-loda
+        if recipe.add_commands is not None:
+            recipe.add_commands(sub)
     return parser
 
 

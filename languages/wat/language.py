@@ -7,24 +7,21 @@
   program, run as a(n) for n = offset .. offset+terms-1 (offset defaults to 0); otherwise
   `main()` is called once and its result is the single output;
 - structural tokens, tokenize / detokenize: `tokens.py`; grammar: `grammar.py`;
-- recipes: "wat-problems" (generated natural-language problems, `problems.py`) and
-  "wat-oeis" (LODA programs compiled to WAT, `languages.wat.oeis`).
+- recipes: "wat-problems" (generated natural-language problems, `corpora.wat_problems` over
+  the generator `problems.py`) and "wat-oeis" (LODA programs compiled to WAT, `corpora.wat_oeis`).
 """
 from __future__ import annotations
 
-import inspect
 import re
 import time
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
-from codegen.language import CodeError, ExecutionResult, Grammar, Language, Record, get_language, register
-from codegen.prompts import make_prompt
+from codegen.language import CodeError, ExecutionResult, Grammar, Language, get_language, register
 
 from . import tokens as T
 from .canonical import format_wat
 from .errors import WatEntryError, WatError
 from .grammar import WatGrammar
-from .problems import generate_problems, problem_sets
 from .runner import RunLimits, Sandbox, check_imports
 from .validator import validate
 
@@ -50,8 +47,6 @@ def _forbidden_names(forbidden: Sequence[str]) -> set[str]:
 @register
 class WatLanguage(Language):
     name = "wat"
-    recipes = {"wat-problems": "problem_records", "wat-oeis": "oeis_records"}
-    corpus_recipes = frozenset({"wat-oeis"})
     default_recipe = "wat-problems"
     tokenizer_recipes = ("wat-problems",)  # the problem texts, as for every WAT tokenizer so far
 
@@ -135,57 +130,3 @@ class WatLanguage(Language):
 
     def corpus_key(self, path: Any = None) -> tuple[str, str]:
         return get_language("loda").corpus_key(path)
-
-    # -------------------------------------------------------------- recipes
-    def problem_records(self, corpus: Any = None, *, count: int = 10_000, seed: int = 0,
-                        levels: Sequence[int] | str = (1, 2, 3, 4, 5),
-                        parts: Sequence[dict] | None = None, wording: str = "classic", templates: str = "all",
-                        **_: Any) -> Iterator[Record]:
-        """Generated problems: id = problem id (content-derived), prompt = `<wat> text`,
-        code = canonical WAT, expected = the answer (computed in Python).
-        `parts` (a list of {count, seed, levels, kinds} sets, in place of the three options) joins
-        several generated sets, e.g. an earlier stage's set plus extra level-2 problems; a text
-        already yielded by an earlier part is skipped. `wording`/`templates` (also per part) choose
-        the generator's wordings: "classic" (the default, as every model before issue 25 saw) or
-        "diverse" template families, all of them, those for "train" or only the "held-out" ones
-        (`problems.generate_problems`); each record's meta names its template family. `corpus` and
-        other options (e.g. `include_denied`) are ignored."""
-        seen: set[str] = set()
-        for options in problem_sets(count=count, seed=seed, levels=levels, parts=parts, wording=wording,
-                                    templates=templates):
-            for p in generate_problems(options["count"], seed=options["seed"], levels=options["levels"],
-                                       kinds=options["kinds"], wording=options["wording"],
-                                       templates=options["templates"]):
-                if p.text in seen:
-                    continue
-                seen.add(p.text)
-                yield Record(id=p.id, prompt=make_prompt(self.name, p.text), code=p.wat, expected=p.answer,
-                             meta={"level": p.level, "kind": p.kind, "text": p.text, "recipe": "wat-problems",
-                                   "template": p.template})
-
-    def check_recipe_options(self, recipe: str, options: Mapping[str, Any]) -> None:
-        if recipe == "wat-problems":
-            problem_sets(**options)
-
-    def recipe_parameters(self, recipe: str) -> set[str]:
-        if recipe == "wat-oeis":  # a thin wrapper: the options are those of oeis.oeis_records
-            from . import oeis
-
-            return set(inspect.signature(oeis.oeis_records).parameters) - {"corpus"}
-        return super().recipe_parameters(recipe)
-
-    def oeis_records(self, corpus: Any, **options: Any) -> Iterator[Record]:
-        """LODA programs compiled to WAT: delegates to `languages.wat.oeis.oeis_records`
-        (options it does not take, like `include_denied`, are dropped)."""
-        from . import oeis  # lazily: it loads the LODA side
-
-        accepted = self.recipe_parameters("wat-oeis")
-        options = {k: v for k, v in options.items() if k in accepted}
-        for record in oeis.oeis_records(corpus, **options):
-            # the model input is `<wat> name`, as for every recipe (make_prompt)
-            name = record.meta.get("name") or record.prompt
-            if not record.prompt.startswith(f"<{self.name}>"):
-                record.prompt = make_prompt(self.name, record.prompt)
-            record.meta.setdefault("name", name)
-            record.meta.setdefault("recipe", "wat-oeis")
-            yield record

@@ -647,7 +647,7 @@ def _layout_func(node: tuple, depth: int, out: list[str]) -> None:
 def _helper_lines(text: str) -> tuple[str, ...]:
     """A helper's text in the canonical layout, one module level down (formatted once)."""
     try:
-        from .canonical import format_wat
+        from languages.wat.canonical import format_wat
     except ImportError:  # the formatter is optional: the helper texts are laid out by hand
         formatted = text
     else:

@@ -1,11 +1,15 @@
-"""OEIS sequences as WebAssembly: LODA corpus programs compiled to WAT and checked by wasmtime.
+"""The "wat-oeis" recipe: OEIS sequences as WebAssembly, LODA corpus programs compiled to WAT
+(`corpora.loda_to_wat`) and checked by wasmtime. Source: the loda-programs corpus.
 
+- `oeis_records(corpus, ...)`: the (sequence name -> canonical WAT) pairs of the corpus as
+  `codegen.language.Record`s, keeping only those that wasmtime reproduces; the recipe
+  (`wat_oeis_records`) gives each the `<wat> name` prompt every recipe has.
 - `check_loda(corpus, ...)`: compile a (seeded) sample of corpus programs, run each module
   once per term (one instance, `a` called for n = offset, offset+1, ...) and compare with
   the terms listed in the program's header. Programs whose first `terms` header terms do
   not all fit in i64 are skipped and not counted (the compiled code works on i64).
-- `oeis_records(corpus, ...)`: the (sequence name -> canonical WAT) pairs of the corpus as
-  `codegen.language.Record`s, keeping only those that wasmtime reproduces.
+  `python -m languages.wat check-loda` (`corpora.loda_to_wat.cli`, registered in the WAT CLI
+  through this recipe) runs it.
 
 `corpus` is a `languages.loda.Corpus` or a path to the loda-programs checkout / tarball.
 """
@@ -18,12 +22,15 @@ from collections import Counter
 from typing import Any, Iterator
 
 from codegen.language import Record
+from codegen.prompts import make_prompt
 from languages.loda.corpus import Corpus, sequence_id
 from languages.loda.language import operation_count
+from languages.wat.errors import WatError, WatTrap
+from languages.wat.runner import RunLimits, Sandbox
 
-from .compiler import DEFAULT_CELL_LIMIT, I64_MAX, I64_MIN, UnsupportedProgram, compile_program
-from .errors import WatError, WatTrap
-from .runner import RunLimits, Sandbox
+from . import LODA_PROGRAMS, Recipe, register
+from .loda_to_wat import cli as _cli
+from .loda_to_wat.compiler import DEFAULT_CELL_LIMIT, I64_MAX, I64_MIN, UnsupportedProgram, compile_program
 
 # per call of `a`: LODA's reference stops at 10^7 steps; one step is some 10-40 wasm instructions
 DEFAULT_LIMITS = RunLimits(fuel=400_000_000, timeout=5.0, memory_bytes=64 << 20)
@@ -188,3 +195,20 @@ def oeis_records(corpus: Any, *, terms: int = 10, sample: int | None = None, see
             offset=record.offset,
             meta={"loda_id": record.id, "calls": [sequence_id(k) for k in record.calls]},
         )
+
+
+def wat_oeis_records(corpus: Any, **options: Any) -> Iterator[Record]:
+    """The recipe: `oeis_records` with the model input `<wat> name`, as for every recipe
+    (`make_prompt`), the name kept in meta and the recipe named there."""
+    for record in oeis_records(corpus, **options):
+        name = record.meta.get("name") or record.prompt
+        if not record.prompt.startswith("<wat>"):
+            record.prompt = make_prompt("wat", record.prompt)
+        record.meta.setdefault("name", name)
+        record.meta.setdefault("recipe", "wat-oeis")
+        yield record
+
+
+register(Recipe("wat-oeis", "wat", wat_oeis_records, source=LODA_PROGRAMS, options_of=oeis_records,
+                add_commands=_cli.register,
+                description="LODA corpus programs compiled to WAT and verified by wasmtime: sequence name -> WAT"))

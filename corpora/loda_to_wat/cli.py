@@ -8,6 +8,9 @@
 
 Exit codes: 0 done; 1 the program cannot be parsed or compiled (reason on stderr); 2 bad usage
 or input (argparse, a FILE that cannot be read or is not UTF-8 text, no corpus or a damaged one).
+
+The WAT CLI gets these verbs from its recipes (the "wat-oeis" recipe's `add_commands` is
+`register` here), so `languages/wat` imports nothing of the compiler or of `languages/loda`.
 """
 from __future__ import annotations
 
@@ -89,7 +92,7 @@ def from_loda(args: argparse.Namespace) -> int:
 
 
 def check_loda_cmd(args: argparse.Namespace) -> int:
-    from .oeis import check_loda
+    from corpora.wat_oeis import check_loda
 
     if args.terms < 1 or (args.sample is not None and args.sample < 1):
         return _error("--terms and --sample must be positive", 2)
