@@ -1,6 +1,8 @@
 """The house's boundaries (issue 27): `codegen/` knows a language only through `codegen.language`
-(the `Language` interface and its registry), so a third language edits no generic code; and
-`languages/wat` stands on its own, importing nothing of `languages/loda`."""
+(the `Language` interface and its registry), so a third language edits no generic code;
+`languages/wat` stands on its own, importing nothing of `languages/loda`; and the languages import
+nothing of `corpora/` (the recipes build on the languages, not the other way round: a language
+reaches its recipes through the registry, `Language.recipes`)."""
 from __future__ import annotations
 
 import ast
@@ -81,6 +83,15 @@ def test_wat_imports_nothing_of_loda():
                  for line, module in _imports(ast.parse(path.read_text(), str(path)))
                  if _is_under(module, "languages.loda")]
     assert not offenders, "languages/wat must not import languages/loda:\n" + "\n".join(offenders)
+
+
+def test_languages_import_nothing_of_corpora():
+    offenders = [f"{path.relative_to(REPO)}:{line}: import {module}"
+                 for path in _modules("languages")
+                 for line, module in _imports(ast.parse(path.read_text(), str(path)))
+                 if _is_under(module, "corpora")]
+    assert not offenders, ("languages/ must not import corpora/ (reach recipes through Language.recipes):\n"
+                           + "\n".join(offenders))
 
 
 def test_the_checks_catch_what_they_look_for():
