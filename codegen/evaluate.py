@@ -1,8 +1,13 @@
 """Evaluate a checkpoint (and/or the retrieval baseline) on the test split or on a set of programs.
 
-    python -m codegen.evaluate --checkpoint DIR --corpus PATH [--split test | --programs PATH | --problems FILE.jsonl]
-        [--limit N] [--seed S] [--num-samples K] [--with-terms M] [--check-terms T]
-        [--report-dir DIR] [--baseline report.json] [--baseline-model tfidf] [--no-constrain]
+    python -m codegen.evaluate --checkpoint DIR --corpus PATH [--split test | --programs PATH | --problems FILE.jsonl
+        | --task NAME --task-options JSON] [--limit N] [--seed S] [--num-samples K] [--with-terms M]
+        [--check-terms T] [--report-dir DIR] [--baseline report.json] [--baseline-model tfidf] [--no-constrain]
+
+Each set is a task of `codegen.tasks` (a recipe's split, a programs folder, a problems file, or a
+registered task such as `wat-held-out`, the generated WAT problems the checkpoint never saw); one
+runner (`run_model`) decodes, runs and scores them all and one writer (`codegen.reports`) writes
+the report.
 
 Per target, the model's candidates are executed at the target's offset, with the target
 itself forbidden as a `seq` callee (directly or through other programs: a program that
@@ -39,6 +44,7 @@ from .generate import (DEFAULT_RETRY_SAMPLES, DEFAULT_SEARCH_SECONDS, Generation
                        candidate_source, choose, default_decoding, language_arg, non_negative_int, num_samples_arg,
                        positive_float, recommended_beams, run_candidates)
 from .selection import AGREEMENT_WEIGHT, select
+from .tasks import ProblemsTask, ProgramsTask, SplitTask, Task, available_tasks, get_task
 
 # terms a program must reproduce to count as correct: None, every listed term of the target
 DEFAULT_CHECK_TERMS: int | None = None
@@ -325,44 +331,59 @@ def _progress(total: int, desc: str, enabled: bool):
     return tqdm(total=total, desc=desc, unit=" targets", disable=not enabled, file=sys.stderr, mininterval=1.0)
 
 
-def run_model(generator: Any, targets: Sequence[Target], *, num_samples: int, check_terms: int | None,
-              with_terms: int | None, batch_size: int, seed: int, progress: bool = True,
+def run_model(generator: Any, task: Task, targets: Sequence[Target] | None = None, *, num_samples: int,
+              batch_size: int, seed: int, progress: bool = True,
               **generate_options: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Items and figures of the model on `targets`."""
-    language = generator.language
+    """Items and figures of the model on `targets` (default: all of the task's): the task builds
+    each request and scores each result; the figures are the common ones (`figures`) and the
+    task's own (`Task.figures`, `Task.tables`). Every evaluation runs through here."""
+    targets = task.targets() if targets is None else targets
     items: list[dict[str, Any]] = []
     generation = execution = searching = 0.0
     tokens_before = generator.backend.stats.tokens
     start = time.perf_counter()
     with _progress(len(targets), "evaluating", progress) as bar:
         for number, batch in enumerate(_batches(targets, batch_size)):
-            requests = [make_request(t, language, check_terms=check_terms, with_terms=with_terms) for t in batch]
-            results = generator.generate_many(requests, num_samples=num_samples, seed=seed + number,
+            requests = [task.request(t) for t in batch]
+            results = generator.generate_many(requests, num_samples=num_samples, seed=task.batch_seed(seed, number),
                                               **generate_options)
             for target, result in zip(batch, results):
-                items.append(score_item(target, result, language, check_terms=check_terms, with_terms=with_terms))
+                items.append(task.score(target, result))
                 generation += result.timings.get("generation", 0.0) + result.timings.get("decode", 0.0)
                 execution += result.timings.get("execution", 0.0)
                 searching += result.timings.get("search", 0.0)
             bar.update(len(batch))
             bar.set_postfix(seq_match=f"{sum(i['sequence_match'] for i in items) / len(items):.1%}")
     seconds = time.perf_counter() - start
-    return items, figures(items, seconds=seconds, generation_seconds=generation, execution_seconds=execution,
-                          tokens=generator.backend.stats.tokens - tokens_before, search_seconds=searching)
+    return items, task_figures(task, items, seconds=seconds, generation_seconds=generation,
+                               execution_seconds=execution, tokens=generator.backend.stats.tokens - tokens_before,
+                               search_seconds=searching)
 
 
-def run_baseline(retriever: Any, language: Language, pool: ExecutionPool, targets: Sequence[Target], *,
-                 num_samples: int, check_terms: int | None, with_terms: int | None, batch_size: int,
-                 progress: bool = True, limits: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Items and figures of a retrieval baseline, scored exactly like the model."""
+def task_figures(task: Task, items: Sequence[dict[str, Any]], **timings: Any) -> dict[str, Any]:
+    """The common figures (`figures`), then the task's own and its tables (`Task.figures`,
+    `Task.tables`), which `codegen.reports` renders beside the common ones."""
+    report = figures(items, **timings)
+    report.update(task.figures(items))
+    tables = task.tables(report)
+    if tables:
+        report["tables"] = tables
+    return report
+
+
+def run_baseline(retriever: Any, task: Task, pool: ExecutionPool, targets: Sequence[Target], *,
+                 num_samples: int, batch_size: int, progress: bool = True,
+                 limits: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Items and figures of a retrieval baseline, requested and scored by the task exactly like the model."""
     from .baseline import candidates_from_retrieved
 
+    language = task.language
     items: list[dict[str, Any]] = []
     retrieval = execution = 0.0
     start = time.perf_counter()
     with _progress(len(targets), f"baseline {retriever.name}", progress) as bar:
         for batch in _batches(targets, batch_size):
-            requests = [make_request(t, language, check_terms=check_terms, with_terms=with_terms) for t in batch]
+            requests = [task.request(t) for t in batch]
             began = time.perf_counter()
             hits = retriever.query([t.description for t in batch], num_samples, exclude=[t.id for t in batch])
             per_request = [candidates_from_retrieved(language, found, num_samples) for found in hits]
@@ -377,10 +398,11 @@ def run_baseline(retriever: Any, language: Language, pool: ExecutionPool, target
                                           candidates=candidates, chosen=chosen,
                                           timings={"generation": spent / len(batch),
                                                    "execution": seconds / len(batch)})
-                items.append(score_item(target, result, language, check_terms=check_terms, with_terms=with_terms))
+                items.append(task.score(target, result))
             bar.update(len(batch))
     total = time.perf_counter() - start
-    return items, figures(items, seconds=total, generation_seconds=retrieval, execution_seconds=execution, tokens=0)
+    return items, task_figures(task, items, seconds=total, generation_seconds=retrieval, execution_seconds=execution,
+                               tokens=0)
 
 
 # -- command line -----------------------------------------------------------------------------
@@ -394,6 +416,17 @@ def _limits_arg(text: str) -> dict[str, Any]:
     if not isinstance(value, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
                                               for v in value.values()):
         raise argparse.ArgumentTypeError(f"{text!r} is not a JSON object of numbers, e.g. '{{\"max_steps\": 1000000}}'")
+    return value
+
+
+def _options_arg(text: str) -> dict[str, Any]:
+    """argparse type of --task-options: a JSON object (the task checks the names)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not JSON; e.g. '{{\"count\": 300}}'") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a JSON object")
     return value
 
 
@@ -411,6 +444,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help='evaluate problems with known answers instead: one {"text", "answer", "level"} '
                         '(optional "id") a JSON line, scored by result match, with a by-level breakdown '
                         "(e.g. corpora/wat-handwritten/problems.jsonl)")
+    source.add_argument("--task", help=f"evaluate a registered task instead (codegen.tasks: {', '.join(available_tasks())}"
+                        "), made with --task-options, e.g. --task wat-held-out --task-options "
+                        "'{\"count\": 300, \"levels\": [1, 2, 3]}'")
+    parser.add_argument("--task-options", type=_options_arg, default={}, metavar="JSON",
+                        help="the options of --task as a JSON object")
     parser.add_argument("--recipe", help="data recipe of the split (default: the checkpoint's, else the "
                         "language's first)")
     parser.add_argument("--limit", type=positive_int, help="evaluate a seeded random subset of N targets")
@@ -510,12 +548,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: --recipe {args.recipe}: {lang_name} has the recipes {', '.join(language.recipes)}",
               file=sys.stderr)
         return 2
-    program_targets: tuple[list[Target], list[tuple[str, str]]] | None = None
+    programs_task: ProgramsTask | None = None
     if args.programs:
         try:  # read now (no model or corpus needed), so a bad path fails before the model loads
-            program_targets = load_program_targets(args.programs, language)
+            programs_task = ProgramsTask(language, path=args.programs)
         except InputError as error:
             print(f"error: --programs {error}", file=sys.stderr)
+            return 2
+    named_task: Task | None = None
+    if args.task:
+        # made now, so an unknown task or a bad option fails before the model loads; a task beside
+        # its data (e.g. wat-held-out) reads the checkpoint's training options itself
+        try:
+            named_task = get_task(args.task, language, checkpoint=checkpoint_dir, **args.task_options)
+        except KeyError as error:
+            print(f"error: --task {error.args[0]}", file=sys.stderr)
+            return 2
+        except (TypeError, ValueError) as error:
+            print(f"error: --task {args.task}: {error}", file=sys.stderr)
             return 2
     if args.report_dir and Path(args.report_dir).exists() and not Path(args.report_dir).is_dir():
         print(f"error: --report-dir {args.report_dir} is a file; give a directory", file=sys.stderr)
@@ -564,25 +614,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             all(r in language.terms_recipes for r in recipes):
         # a model trained only with terms in its prompts gets as many; a mixed one is asked by name
         with_terms = int(meta["terms_in_prompt"])
-    if program_targets is not None:
-        targets, skipped = program_targets
+    task: Task
+    if programs_task is not None:
+        task = programs_task
+        skipped = programs_task.skipped
         if skipped:
             print(f"{len(skipped)} program file(s) skipped, e.g. {skipped[0][0]}: {skipped[0][1]}", file=sys.stderr)
-        source = {"programs": str(args.programs)}
+    elif named_task is not None:
+        task = named_task
     elif args.problems:
         try:
-            targets = load_problem_targets(args.problems)
+            task = ProblemsTask(language, path=args.problems)
         except ProblemsFileError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
-        source = {"problems": str(args.problems)}
     else:
-        from .data import load_split
-
-        records = load_split(corpus_path, lang_name, args.split, recipe=recipe, **split_options)
-        targets = [target_from_record(r) for r in records]
-        source = {"split": args.split, "recipe": recipe}
-    targets = choose_targets(targets, args.limit, args.seed)
+        task = SplitTask(language, corpus=corpus_path, split=args.split, recipe=recipe, options=split_options)
+    task.check_terms, task.with_terms = args.check_terms, with_terms  # with_terms may come from the checkpoint
+    source = task.source()
+    targets = choose_targets(task.targets(), args.limit, args.seed)
     if not targets:
         print("error: no targets to evaluate", file=sys.stderr)
         return 1
@@ -618,8 +668,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             generator = Generator(checkpoint, backend=args.backend, pool=pool, limits=limits)
             config["backend"] = generator.backend.name  # the one decoding (auto picks)
             items, report = run_model(
-                generator, targets, num_samples=K, check_terms=args.check_terms, with_terms=with_terms,
-                batch_size=batch_size, seed=args.seed, progress=progress, strategy=strategy,
+                generator, task, targets, num_samples=K, batch_size=batch_size, seed=args.seed, progress=progress,
+                strategy=strategy,
                 constrain=not args.no_constrain, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                 retry_samples=args.retry_samples, repair=args.repair, search=not args.no_search,
                 search_seconds=args.search_time)
@@ -632,8 +682,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             train = load_split(corpus_path, lang_name, "train", recipe=recipe, **split_options)
             retriever = build_baseline(args.baseline_model, train, record_name)
             base_items, base_report = run_baseline(
-                retriever, language, pool, targets, num_samples=K, check_terms=args.check_terms,
-                with_terms=with_terms, batch_size=max(batch_size, 64), progress=progress, limits=limits)
+                retriever, task, pool, targets, num_samples=K, batch_size=max(batch_size, 64), progress=progress,
+                limits=limits)
             base_report = {"label": f"baseline {args.baseline_model}", **base_report}
             if checkpoint is None:
                 items, report = base_items, base_report

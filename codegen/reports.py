@@ -222,6 +222,13 @@ def tables(report: Mapping[str, Any]) -> list[tuple[str, list[list[str]]]]:
     return out
 
 
+def task_tables(report: Mapping[str, Any]) -> list[tuple[str, list[list[str]], list[str]]]:
+    """(title, rows, notes) of the tables an evaluation task adds of its own (`Task.tables`, kept
+    in report.json as `tables`), shown before the common ones: they hold the task's headline."""
+    return [(str(table["title"]), [[str(cell) for cell in row] for row in table["rows"]],
+             [str(note) for note in table.get("notes") or ()]) for table in report.get("tables") or ()]
+
+
 def _verified(item: Mapping[str, Any]) -> bool:
     """Solved: a verified solve where terms were given to selection, else a sequence match."""
     return bool(item["verified_solve"] if "verified_solve" in item else item.get("sequence_match"))
@@ -253,6 +260,10 @@ def _config_lines(report: Mapping[str, Any]) -> list[str]:
 def markdown(report: Mapping[str, Any], images: Mapping[str, str]) -> str:
     lines = [f"# Evaluation: {report.get('label') or 'this run'}", ""]
     lines += ["```"] + _config_lines(report) + ["```", "", SEQUENCE_MATCH_NOTE, ""]
+    for title, rows, notes in task_tables(report):
+        lines += [f"## {title}", "", "| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+        lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
+        lines += [""] + notes + ([""] if notes else [])
     for title, rows in tables(report):
         lines += [f"## {title}", "", "| " + " | ".join(rows[0]) + " |",
                   "|" + "---|" * len(rows[0])]
@@ -277,6 +288,12 @@ def html_page(report: Mapping[str, Any], pngs: Mapping[str, bytes],
              f"<h1>Evaluation: {esc(str(report.get('label') or 'this run'))}</h1>",
              "<pre>" + esc("\n".join(_config_lines(report))) + "</pre>",
              f"<p>{esc(SEQUENCE_MATCH_NOTE)}</p>"]
+    for title, rows, notes in task_tables(report):
+        parts.append(f"<h2>{esc(title)}</h2><table>")
+        parts.append("<tr>" + "".join(f"<th>{esc(c)}</th>" for c in rows[0]) + "</tr>")
+        for row in rows[1:]:
+            parts.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>")
+        parts.append("</table>" + "".join(f"<p>{esc(note)}</p>" for note in notes))
     for title, rows in tables(report):
         parts.append(f"<h2>{esc(title)}</h2><table>")
         parts.append("<tr>" + "".join(f"<th>{esc(c)}</th>" for c in rows[0]) + "</tr>")

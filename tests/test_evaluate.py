@@ -260,3 +260,45 @@ def test_training_data_options_missing_or_broken(tmp_path, capsys):
     (tmp_path / "train_config.yaml").write_text("- a list\n")
     with pytest.raises(ValueError, match="expected a mapping"):
         training_data_options(tmp_path, {})
+
+
+def test_every_evaluation_set_is_a_registered_task(tmp_path):
+    """One harness (issue 27): a recipe's split, a programs folder, a problems file and the WAT
+    held-out problems are tasks of one registry, each building its requests and scoring its items."""
+    from codegen.tasks import ProgramsTask, SplitTask, available_tasks, get_task, task_class
+
+    assert {"split", "programs", "problems", "wat-held-out"} <= set(available_tasks())
+    with pytest.raises(KeyError, match="unknown evaluation task 'nope'"):
+        task_class("nope")
+    task = get_task("programs", "loda", path=_write_programs(tmp_path / "progs"), check_terms=8, with_terms=4)
+    assert isinstance(task, ProgramsTask) and task.source() == {"programs": str(tmp_path / "progs")}
+    assert [t.id for t in task.targets()] == ["A000027", "A000045", "A000290"] and len(task.skipped) == 1
+    request = task.request(task.targets()[1])
+    assert request.terms == FIB_TERMS[:4] and request.run_terms == 8 and request.forbidden == ("A000045",)
+    split = get_task("split", "loda", corpus=None, split="validation")
+    assert isinstance(split, SplitTask) and split.source() == {"split": "validation", "recipe": "loda"}
+    assert split.batch_seed(5, 2) == 7 and task_class("wat-held-out").seed_per_batch is False
+
+
+def test_evaluate_runs_the_wat_held_out_task_and_writes_its_table(tmp_path, capsys):
+    """`--task wat-held-out` runs the benchmark's task through the one runner and report writer:
+    its figures (by level and kind, the bar) and its table come beside the common ones."""
+    out = tmp_path / "report"
+    options = {"count": 4, "levels": [1], "train_count": 50, "train_seed": 0}
+    checkpoint = str(Path(__file__).resolve().parent.parent / "checkpoints" / "wat-t5-tiny")
+    assert main(["--checkpoint", checkpoint,
+                 "--task", "wat-held-out", "--task-options", json.dumps(options), "-k", "1",
+                 "--report-dir", str(out), "--no-progress", "--workers", "1"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["n"] == 4 and report["overall"]["n"] == 4 and list(report["by_level"]) == ["1"]
+    assert report["config"]["task"] == "wat-held-out" and report["held_out"]["training_recipe"][0]["count"] == 50
+    assert report["overall"]["result_match"] == report["sequence_match"]
+    items = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
+    assert all(i["result_match"] == i["sequence_match"] and i["answer"] == i["expected_result"] for i in items)
+    assert "## Held-out generated problems by level" in (out / "report.md").read_text()
+    assert "Bar: result match" in (out / "report.html").read_text()
+    capsys.readouterr()
+    assert main(["--checkpoint", checkpoint, "--task", "wat-held-out", "--task-options", '{"cuont": 4}']) == 2
+    assert main(["--checkpoint", checkpoint, "--task", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "--task wat-held-out:" in err and "unknown evaluation task 'nope'" in err

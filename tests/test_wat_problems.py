@@ -108,6 +108,10 @@ def test_heldout_benchmark_excludes_what_a_run_checkpoint_trained_on(tmp_path):
     assert module.training_recipe(tmp_path) is None
     # a checkpoint whose training problems are unknown is refused, not scored against a guess
     assert module.main(["--checkpoint", str(tmp_path), "--count", "5"]) == 2
+    from codegen.tasks import get_task
+
+    with pytest.raises(ValueError, match="no train_config.yaml"):
+        get_task("wat-held-out", "wat", checkpoint=tmp_path, count=5)
 
 
 def _benchmark_module():
@@ -200,7 +204,7 @@ def test_the_recipe_joins_parts_without_repeating_a_text():
 
 
 def test_heldout_benchmark_excludes_the_texts_of_every_part():
-    module = _benchmark_module()
+    from languages.wat import heldout as module
     from languages.wat.problems import problem_sets
 
     sets = problem_sets(parts=[{"count": 300, "seed": 0}, {"count": 3000, "seed": 1, "levels": [1]}])
@@ -329,9 +333,9 @@ def test_problems_cli_writes_a_problems_file(tmp_path):
 def test_heldout_benchmark_excludes_diverse_training_texts(monkeypatch):
     # a model trained on diverse wordings: the benchmark regenerates each part with its own wording
     # and template split, so the texts it excludes are the ones trained on
+    from languages.wat import heldout as module
     from languages.wat.problems import problem_sets
 
-    module = _benchmark_module()
     calls = []
 
     def recording(*args, **kwargs):
