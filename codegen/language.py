@@ -164,14 +164,28 @@ class Language(abc.ABC):
         """The corpus at `path` (None: the language's default, e.g. from an environment variable),
         for `set_corpus` and for `records`. None where the language has none, or where none is given
         and it is not `required`. Raises FileNotFoundError (none given though required, or a missing
-        path) or `InputError` (an unreadable corpus), naming the path."""
-        return None
+        path) or `InputError` (an unreadable corpus), naming the path.
+        The default is for a language without a corpus of its own: where its recipes read another
+        language's source (WAT's "wat-oeis" reads loda-programs), that language loads it; else None."""
+        reader = self._source_reader()
+        return None if reader is None else reader.load_corpus(path, progress=progress, required=required)
 
     def corpus_key(self, path: str | os.PathLike | None = None) -> tuple[str, str]:
         """(file name, content hash) of the corpus `load_corpus(path)` would load, for cache keys and
         a checkpoint's record; ("", "") where there is none. Raises as `load_corpus` does for a bad
-        path, without reading the programs."""
-        return "", ""
+        path, without reading the programs. The default asks the language that reads the source, as
+        `load_corpus` does."""
+        reader = self._source_reader()
+        return ("", "") if reader is None else reader.corpus_key(path)
+
+    def _source_reader(self) -> "Language | None":
+        """The language reading the source of this language's recipes (`corpora.source_reader`),
+        where that is another language; None where the recipes read none (or this language would
+        ask itself: a language reading its own source overrides `load_corpus` and `corpus_key`)."""
+        from corpora import source_reader
+
+        reader = source_reader(self.name)
+        return None if reader is None or reader == self.name else get_language(reader)
 
     def set_corpus(self, corpus: Any) -> None:
         """Resolve program calls through `corpus` (as `load_corpus` returns it) from now on; None

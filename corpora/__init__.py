@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 
 # The sources a recipe can read. A recipe with a source makes no records without it.
 LODA_PROGRAMS = "loda-programs"  # https://github.com/loda-lang/loda-programs: a checkout or its tarball
+# source -> the language that reads it (its `load_corpus` and `corpus_key`): a language whose
+# recipes read another language's source (WAT's "wat-oeis" reads loda-programs) loads it through
+# that language, without knowing which one (`Language.load_corpus`'s default, `source_reader`)
+SOURCE_READERS: dict[str, str] = {LODA_PROGRAMS: "loda"}
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,16 @@ def recipes_of(language: str) -> dict[str, Recipe]:
     """The recipes that make records of `language`, in registration order."""
     _load(language)
     return {name: recipe for name, recipe in _RECIPES.items() if recipe.language == language}
+
+
+def source_reader(language: str) -> str | None:
+    """The language that reads the source `language`'s recipes read (None where they read none),
+    so its corpus can be loaded and keyed; ValueError where they read several (a language has one
+    corpus argument)."""
+    sources = sorted({recipe.source for recipe in recipes_of(language).values() if recipe.source is not None})
+    if len(sources) > 1:
+        raise ValueError(f"the recipes of {language!r} read several sources: {sources}")
+    return SOURCE_READERS[sources[0]] if sources else None
 
 
 def get_recipe(name: str) -> Recipe:

@@ -70,3 +70,13 @@ def test_wat_cli_gets_the_compiler_verbs_from_the_recipe():
     assert corpora.get_recipe("wat-oeis").add_commands is cli.register
     assert build_parser().parse_args(["from-loda", "x.asm"]).func is cli.from_loda
     assert build_parser().parse_args(["check-loda", "--sample", "3"]).func is cli.check_loda_cmd
+
+
+@pytest.mark.corpus
+def test_a_language_without_a_corpus_of_its_own_reads_its_recipes_source(corpus_path):
+    """WAT's corpus is the loda-programs source its "wat-oeis" recipe reads, loaded and keyed by the
+    language that reads it: the same key, so WAT's data caches keep their names."""
+    assert corpora.source_reader("wat") == corpora.source_reader("loda") == "loda"
+    wat, loda = get_language("wat"), get_language("loda")
+    assert wat.corpus_key(corpus_path) == loda.corpus_key(corpus_path) != ("", "")
+    assert type(wat.load_corpus(corpus_path)) is type(loda.load_corpus(corpus_path))

@@ -9,6 +9,9 @@
 - structural tokens, tokenize / detokenize: `tokens.py`; grammar: `grammar.py`;
 - recipes: "wat-problems" (generated natural-language problems, `corpora.wat_problems` over
   the generator `problems.py`) and "wat-oeis" (LODA programs compiled to WAT, `corpora.wat_oeis`).
+- corpus: none of its own (WAT programs call nothing by id); `load_corpus` and `corpus_key` are
+  the defaults, which give the source its recipes read ("wat-oeis": loda-programs), loaded by
+  the language that reads it (`corpora.source_reader`).
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import re
 import time
 from typing import Any, Mapping, Sequence
 
-from codegen.language import CodeError, ExecutionResult, Grammar, Language, get_language, register
+from codegen.language import CodeError, ExecutionResult, Grammar, Language, register
 
 from . import tokens as T
 from .canonical import format_wat
@@ -121,12 +124,3 @@ class WatLanguage(Language):
         if self._grammar is None:
             self._grammar = WatGrammar()
         return self._grammar
-
-    # -------------------------------------------------------------- corpus
-    # WAT programs call nothing by id; the "wat-oeis" recipe reads the LODA corpus, reached through
-    # the registry like any language's.
-    def load_corpus(self, path: Any = None, *, progress: bool = False, required: bool = False) -> Any | None:
-        return get_language("loda").load_corpus(path, progress=progress, required=required)
-
-    def corpus_key(self, path: Any = None) -> tuple[str, str]:
-        return get_language("loda").corpus_key(path)
