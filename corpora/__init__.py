@@ -76,12 +76,13 @@ class Recipe:
 
 
 _RECIPES: dict[str, Recipe] = {}
-# The modules defining each language's built-in recipes, imported on the language's first lookup.
-# Within a language, the order of registration is the order of `Language.recipes`: the split
-# partition reads the recipes in that order, and the first one is the language's default.
-_BUILTIN: dict[str, tuple[str, ...]] = {
-    "loda": ("corpora.loda_programs",),
-    "wat": ("corpora.wat_problems", "corpora.wat_oeis"),
+# The built-in recipes of each language, in order, and the module defining each (imported on the
+# language's first lookup). The order is that of `Language.recipes`, whatever order the modules
+# happen to be imported in: the split partition reads the recipes in that order, a language's
+# first recipe is its default, and a list of all of them is part of a data cache's key.
+_BUILTIN: dict[str, dict[str, str]] = {
+    "loda": {"loda": "corpora.loda_programs", "loda-terms": "corpora.loda_programs"},
+    "wat": {"wat-problems": "corpora.wat_problems", "wat-oeis": "corpora.wat_oeis"},
 }
 _LOADED: set[str] = set()
 
@@ -95,15 +96,30 @@ def register(recipe: Recipe) -> Recipe:
 def _load(language: str) -> None:
     if language in _LOADED:
         return
-    for module in _BUILTIN.get(language, ()):
+    for module in dict.fromkeys(_BUILTIN.get(language, {}).values()):
         importlib.import_module(module)
     _LOADED.add(language)
 
 
 def recipes_of(language: str) -> dict[str, Recipe]:
-    """The recipes that make records of `language`, in registration order."""
+    """The recipes that make records of `language`: the built-in ones in their declared order,
+    then any others in registration order."""
     _load(language)
-    return {name: recipe for name, recipe in _RECIPES.items() if recipe.language == language}
+    ordered = [name for name in _BUILTIN.get(language, {}) if name in _RECIPES]
+    ordered += [name for name in _RECIPES if name not in ordered]
+    return {name: _RECIPES[name] for name in ordered if _RECIPES[name].language == language}
+
+
+def get_recipe(name: str) -> Recipe:
+    """The recipe called `name`; KeyError names the known ones."""
+    for language, recipes in _BUILTIN.items():
+        if name in recipes:
+            _load(language)
+    if name not in _RECIPES:
+        for language in _BUILTIN:
+            _load(language)
+        raise KeyError(f"unknown recipe {name!r}; known: {sorted(_RECIPES)}")
+    return _RECIPES[name]
 
 
 def source_reader(language: str) -> str | None:
@@ -114,14 +130,3 @@ def source_reader(language: str) -> str | None:
     if len(sources) > 1:
         raise ValueError(f"the recipes of {language!r} read several sources: {sources}")
     return SOURCE_READERS[sources[0]] if sources else None
-
-
-def get_recipe(name: str) -> Recipe:
-    """The recipe called `name`; KeyError names the known ones."""
-    for language in _BUILTIN:
-        if name in _RECIPES:
-            break
-        _load(language)
-    if name not in _RECIPES:
-        raise KeyError(f"unknown recipe {name!r}; known: {sorted(_RECIPES)}")
-    return _RECIPES[name]

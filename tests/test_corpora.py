@@ -80,3 +80,16 @@ def test_a_language_without_a_corpus_of_its_own_reads_its_recipes_source(corpus_
     wat, loda = get_language("wat"), get_language("loda")
     assert wat.corpus_key(corpus_path) == loda.corpus_key(corpus_path) != ("", "")
     assert type(wat.load_corpus(corpus_path)) is type(loda.load_corpus(corpus_path))
+
+
+def test_recipe_order_does_not_follow_import_order():
+    """A script that imports the wat-oeis module first (benchmarks/wat_vs_vm.py does) still sees the
+    declared order: the partition reads recipes in it and a list of all of them keys the caches."""
+    import subprocess
+    import sys
+
+    code = ("import corpora.wat_oeis, corpora.loda_programs\n"
+            "from codegen.language import get_language\n"
+            "print(list(get_language('wat').recipes), list(get_language('loda').recipes))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['wat-problems', 'wat-oeis'] ['loda', 'loda-terms']"
