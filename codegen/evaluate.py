@@ -35,14 +35,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from .cli import positive_int, probability, run_main
-from .execution import DEFAULT_TIMEOUT, ExecutionPool
+from .cli import non_negative_int, positive_int, run_main
+from .cli.options import add_decoding_options, language_arg, set_threads
+from .execution import ExecutionPool
 from .language import DEFAULT_LANGUAGE, CodeError, InputError, Language, Record, get_language, recipe_language
 from .metrics import breakdowns, speed, summarize, terms_match
 from .repair import MIN_TERMS
-from .generate import (DEFAULT_RETRY_SAMPLES, DEFAULT_SEARCH_SECONDS, GenerationResult, Request, attach_corpus,
-                       candidate_source, choose, default_decoding, language_arg, non_negative_int, num_samples_arg,
-                       positive_float, recommended_beams, run_candidates)
+from .generate import (GenerationResult, Request, attach_corpus, candidate_source, choose, default_decoding,
+                       recommended_beams, run_candidates)
 from .selection import AGREEMENT_WEIGHT, select
 from .tasks import ProblemsTask, ProgramsTask, SplitTask, Task, available_tasks, get_task
 
@@ -453,41 +453,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "language's first)")
     parser.add_argument("--limit", type=positive_int, help="evaluate a seeded random subset of N targets")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--num-samples", "-k", type=num_samples_arg,
-                        help="candidates per target (default: as `python -m codegen.generate`: the "
-                        "checkpoint's num_beams beams where its generation_config.json recommends beam "
-                        "search, the best runnable one chosen, else 1: greedy)")
-    parser.add_argument("--strategy", choices=("greedy", "beam", "sample"),
-                        help="default: greedy for one sample; for more, beam search where the "
-                        "checkpoint recommends it (generation_config num_beams > 1), else sampling")
-    parser.add_argument("--temperature", type=positive_float, default=1.0)
-    parser.add_argument("--top-p", type=probability, default=1.0)
-    parser.add_argument("--top-k", type=non_negative_int, default=0)
-    parser.add_argument("--retry-samples", type=non_negative_int, default=DEFAULT_RETRY_SAMPLES, metavar="N",
-                        help="where none of a target's candidates runs, sample N more and choose among them, "
-                        f"as `python -m codegen.generate` does (default {DEFAULT_RETRY_SAMPLES}; 0: off)")
-    parser.add_argument("--repair", type=non_negative_int, default=0, metavar="N",
-                        help="with --with-terms M >= 4: where no candidate reproduces the M terms, run up to "
-                        "N one-constant variants of the best candidates (codegen.repair; default 0: the "
-                        "model's candidates alone). Repaired programs are still checked on all T terms")
+    add_decoding_options(parser, per="target", terms="--with-terms M")
     parser.add_argument("--with-terms", type=non_negative_int, metavar="M",
                         help="give the first M terms to the prompt (if the model takes terms) and to selection")
     parser.add_argument("--check-terms", type=positive_int, default=DEFAULT_CHECK_TERMS, metavar="T",
                         help="terms a program must reproduce (default: every listed term of the target)")
-    parser.add_argument("--no-search", action="store_true",
-                        help="with --with-terms: no term search beside the model (the language's corpus, "
-                        "formulas and mutations; on by default, and scored apart in verified_solve_by_source)")
-    parser.add_argument("--search-time", type=positive_float, default=DEFAULT_SEARCH_SECONDS, metavar="S",
-                        help=f"seconds of term search per target (default {DEFAULT_SEARCH_SECONDS:g})")
-    parser.add_argument("--no-constrain", action="store_true", help="decode without the grammar constraint")
-    parser.add_argument("--backend", default="auto", choices=("auto", "hf", "ctranslate2"),
-                        help="decoding backend (default auto: ctranslate2 where the checkpoint converts, else hf)")
     parser.add_argument("--batch-size", type=positive_int, help="targets decoded together (default: 256 rows / K)")
-    parser.add_argument("--workers", type=non_negative_int, help="execution worker processes (default: up to 2)")
-    parser.add_argument("--threads", type=positive_int, default=1,
-                        help="torch threads for decoding (default 1: a tiny model's matmuls gain little from more, "
-                        "and spinning threads collapse when the cores are shared with the execution workers)")
-    parser.add_argument("--timeout", type=positive_float, default=DEFAULT_TIMEOUT, help="hard seconds per candidate")
     parser.add_argument("--limits", type=_limits_arg, help='the language\'s execution limits as JSON, e.g. '
                         '\'{"max_steps": 1000000}\' for LODA (default: the language\'s own)')
     parser.add_argument("--report-dir", help="write report.json, items.jsonl, report.md, report.html here")
@@ -588,8 +559,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
     elif language.calls_by_id:
         print("warning: no --corpus: programs that call seq cannot run", file=sys.stderr)
-
-    from .generate import set_threads
 
     set_threads(args.threads)  # imports torch (seconds): after the checks above
     if checkpoint_dir is not None:

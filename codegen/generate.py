@@ -1,8 +1,6 @@
-"""Generate programs from descriptions: decode, execute every candidate, select one.
-
-    python -m codegen.generate "Fibonacci numbers"
-    python -m codegen.generate --terms 1,1,2,3,5 --num-samples 16 "Fibonacci numbers"
-    python -m codegen.generate --interactive
+"""Generate programs from descriptions: decode, execute every candidate, select one. This is
+the library (Request, GenerationResult, Generator, candidate merging, selection glue); its command
+line `python -m codegen.generate` and the REPL live in `codegen.cli.generate` and `codegen.cli.repl`.
 
 API:
 
@@ -23,32 +21,24 @@ and mutations of the model's candidates), its verified programs join the candida
 by the model like its own. Every candidate records its `source` ("model", "repair",
 "search:<family>"), so figures can be given per source.
 
-Exit status (`codegen.cli`): 0 a program was chosen (and matches the given --terms / --expected
-where any are given); 1 no candidate parsed and ran, or a runtime failure; 2 a usage or input
-error (bad arguments or numbers, a missing checkpoint, a missing or damaged corpus); 3 --terms or
---expected were given and no candidate matches them (the closest one is still printed); 130
-interrupted. At most MAX_NUM_SAMPLES (512) candidates per request: -k decodes K sequences at once.
+At most MAX_NUM_SAMPLES (512) candidates per request: K sequences are decoded at once.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
-from .cli import (EXIT_FAILURE, EXIT_NO_MATCH, EXIT_OK, EXIT_USAGE, non_negative_int, positive_float, positive_int,
-                  probability, run_main)
 from .execution import DEFAULT_TIMEOUT, ExecutionPool, ExecutionTask, SearchOutcome, SearchTask
-from .cache import cache_dir
-from .language import DEFAULT_LANGUAGE, CodeError, InputError, Language, SearchHit, available_languages, get_language
+from .language import DEFAULT_LANGUAGE, CodeError, Language, SearchHit, get_language
 from .model import META_FILE  # codegen.model imports torch/transformers lazily
 from .number_slots import prompt_numbers
 from .prompts import make_prompt
-from .repair import MIN_TERMS, describe_repair, repair_parents, repair_variants, should_repair
+from .repair import describe_repair, repair_parents, repair_variants, should_repair
 from .selection import AGREEMENT_WEIGHT, Candidate, mark_matches, select
 
 REPO = Path(__file__).resolve().parent.parent
@@ -579,32 +569,6 @@ def choose(request: Request, candidates: list[Candidate], *,
 # command line
 
 
-def num_samples_arg(text: str) -> int:
-    """argparse type of -k / --num-samples (and the REPL's :samples): 1 to MAX_NUM_SAMPLES."""
-    value = positive_int(text)
-    if value > MAX_NUM_SAMPLES:
-        raise argparse.ArgumentTypeError(
-            f"{value} candidates is more than the limit of {MAX_NUM_SAMPLES} per request (K sequences are decoded "
-            f"at once, so time and memory grow with K); give {MAX_NUM_SAMPLES} or fewer")
-    return value
-
-
-def language_arg(text: str) -> str:
-    """argparse type of --lang (and the REPL's :lang): a language there is."""
-    if text not in available_languages():
-        raise argparse.ArgumentTypeError(f"unknown language {text!r}; there are: {', '.join(available_languages())}")
-    return text
-
-
-def parse_terms(text: str | None) -> list[int] | None:
-    if not text:
-        return None
-    try:
-        return [int(part) for part in text.replace(" ", ",").split(",") if part.strip()]
-    except ValueError:
-        raise ValueError(f"terms must be integers separated by commas, got {text!r}") from None
-
-
 def format_result(result: GenerationResult, *, show_all: bool = False) -> str:
     lines = []
     chosen = result.chosen
@@ -677,383 +641,8 @@ def describe_source(chosen: Candidate, result: GenerationResult) -> list[str]:
     return lines
 
 
-EXIT_HELP = f"""exit status:
-  0    a program was chosen (and matches --terms / --expected where they are given)
-  1    no candidate parsed and ran (or a runtime failure)
-  2    a usage or input error: bad arguments or numbers, a missing checkpoint, a missing or damaged corpus
-  3    --terms or --expected were given and no candidate matches them (the closest is still printed)
-  130  interrupted (Ctrl-C; in --interactive, Ctrl-C cancels the request and returns to the prompt)
--k is at most {MAX_NUM_SAMPLES}: K sequences are decoded at once."""
+if __name__ == "__main__":  # `python -m codegen.generate`: the command line lives in codegen.cli.generate
+    from .cli import run_main
+    from .cli.generate import main
 
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m codegen.generate", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXIT_HELP)
-    parser.add_argument("description", nargs="*", help="what the program should compute")
-    parser.add_argument("--checkpoint", help=f"model directory (default {DEFAULT_CHECKPOINT}, or "
-                        "checkpoints/<lang>-t5-tiny for --lang)")
-    parser.add_argument("--lang", type=language_arg,
-                        help=f"target language (must be the checkpoint's): {', '.join(available_languages())}")
-    parser.add_argument("--terms", help="first terms, comma separated: go to the prompt and to selection")
-    parser.add_argument("--expected", type=int, help="expected result (problems): used in selection")
-    parser.add_argument("--num-samples", "-k", type=num_samples_arg,
-                        help="candidates to decode, 1 to %d (default: the checkpoint's num_beams beams where its "
-                             "generation_config.json recommends beam search, else 1: greedy)" % MAX_NUM_SAMPLES)
-    parser.add_argument("--strategy", choices=("greedy", "beam", "sample"),
-                        help="default: greedy for one sample; for more, beam search where the checkpoint "
-                        "recommends it, else sampling")
-    parser.add_argument("--temperature", type=positive_float, default=1.0)
-    parser.add_argument("--top-p", type=probability, default=1.0)
-    parser.add_argument("--top-k", type=non_negative_int, default=0)
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--retry-samples", type=non_negative_int, default=DEFAULT_RETRY_SAMPLES, metavar="N",
-                        help="where no candidate parses and runs, sample N more and choose among them "
-                        f"(default {DEFAULT_RETRY_SAMPLES}; 0: off)")
-    parser.add_argument("--repair", type=non_negative_int, default=0, metavar="N",
-                        help="with --terms (at least 4) that no candidate reproduces, run up to N variants of "
-                        "the best candidates with one constant changed and keep those that reproduce them "
-                        "(default 0: off; e.g. 256)")
-    parser.add_argument("--offset", type=int, metavar="K",
-                        help="the first given term is a(K) (default: each program's own #offset; the search "
-                        "assumes 0)")
-    parser.add_argument("--no-search", action="store_true",
-                        help="with --terms, do not search the corpus and formulas for programs (the model's "
-                        "candidates only)")
-    parser.add_argument("--search-time", type=positive_float, default=DEFAULT_SEARCH_SECONDS, metavar="S",
-                        help=f"seconds of term search per request (default {DEFAULT_SEARCH_SECONDS:g})")
-    parser.add_argument("--count", type=positive_int, default=DEFAULT_TERMS, help="terms to compute and show")
-    parser.add_argument("--no-constrain", action="store_true", help="decode without the grammar constraint")
-    parser.add_argument("--backend", default="auto", choices=("auto", "hf", "ctranslate2"),
-                        help="decoding backend (default auto: ctranslate2 where the checkpoint converts, else hf)")
-    parser.add_argument("--corpus", help="LODA corpus for seq calls (default $CODEGEN_LODA_CORPUS)")
-    parser.add_argument("--timeout", type=positive_float, default=DEFAULT_TIMEOUT, help="hard seconds per candidate")
-    parser.add_argument("--workers", type=non_negative_int,
-                        help="execution worker processes (0: in this process, without a hard timeout)")
-    parser.add_argument("--threads", type=positive_int, default=1,
-                        help="torch threads for decoding (default 1: a tiny model's matmuls gain little from more, "
-                        "and spinning threads collapse when the cores are shared with the execution workers)")
-    parser.add_argument("--show-all", action="store_true", help="list every candidate")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    parser.add_argument("--interactive", "-i", action="store_true", help="read descriptions line by line")
-    return parser
-
-
-def set_threads(threads: int | None) -> None:
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
-
-
-def _load_corpus(language: str, path: str | None) -> Any:
-    """The corpus `language` loads from `path` or its default (`Language.load_corpus`); None without one."""
-    return get_language(language).load_corpus(path, progress=sys.stderr.isatty())
-
-
-def _make_generator(checkpoint: str, args: argparse.Namespace, corpus: Any) -> Generator:
-    # the REPL may be given terms later; a one-shot request searches only with --terms
-    searching = not args.no_search and (args.interactive or bool(args.terms))
-    return Generator(checkpoint, backend=args.backend, corpus=corpus, workers=args.workers, timeout=args.timeout,
-                     prepare_search=searching)
-
-
-def _checkpoint_for(args: argparse.Namespace) -> str:
-    if args.checkpoint:
-        return args.checkpoint
-    return default_checkpoint(args.lang) if args.lang else DEFAULT_CHECKPOINT
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        terms = parse_terms(args.terms)
-    except ValueError as error:
-        parser.error(str(error))
-    description = " ".join(args.description).strip()
-    if not description and not args.interactive:
-        parser.error("give a description (or --interactive)")
-    if args.repair and not args.interactive and len(terms or ()) < MIN_TERMS:
-        parser.error(f"--repair checks variants against --terms: give at least {MIN_TERMS} terms")
-    checkpoint = _checkpoint_for(args)
-    # every argument and input is checked before the model loads (seconds)
-    try:
-        own = checkpoint_language(resolve_checkpoint(checkpoint))
-    except FileNotFoundError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    if args.lang and own and own != args.lang:
-        print(f"error: {checkpoint} is a {own} model, not {args.lang}; pass --checkpoint for a {args.lang} model",
-              file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        corpus = _load_corpus(own or args.lang or DEFAULT_LANGUAGE, args.corpus)
-    except (FileNotFoundError, InputError) as error:  # InputError: a damaged corpus (CorpusError)
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    set_threads(args.threads)
-    generator = _make_generator(checkpoint, args, corpus)
-    try:
-        if args.lang and args.lang != generator.language.name:
-            print(f"error: {checkpoint} is a {generator.language.name} model, not {args.lang}; "
-                  f"pass --checkpoint for a {args.lang} model", file=sys.stderr)
-            return EXIT_USAGE
-        if args.interactive:
-            repl = Repl(generator, args, corpus=corpus)
-            try:
-                return repl.run()
-            finally:
-                generator = repl.generator
-        result = run_one(generator, description, terms, args)
-        if args.json:
-            print(json.dumps(result.to_dict(all_candidates=args.show_all), indent=2))
-        else:
-            print(format_result(result, show_all=args.show_all))
-        return exit_status(result)
-    finally:
-        generator.close()
-
-
-def exit_status(result: GenerationResult) -> int:
-    """The documented exit status of one request: 1 where no candidate ran, 3 where terms or an
-    expected result were given and the chosen program does not match them (a script can then tell
-    a solution from a guess), else 0."""
-    if not result.ok:
-        return EXIT_FAILURE
-    given = result.request.terms or result.request.expected is not None
-    if given and result.chosen.match is not True:
-        return EXIT_NO_MATCH
-    return EXIT_OK
-
-
-def run_one(generator: Generator, description: str, terms: list[int] | None, args: argparse.Namespace,
-            num_samples: int | None = None, constrain: bool | None = None) -> GenerationResult:
-    samples = num_samples if num_samples is not None else args.num_samples
-    # greedy gives one hypothesis: `--strategy greedy -k 8` falls back to the default for 8
-    strategy = None if args.strategy == "greedy" and samples is not None and samples > 1 else args.strategy
-    return generator.generate(
-        description, terms=terms, expected=args.expected, run_terms=max(args.count, len(terms or ())),
-        offset=args.offset, num_samples=samples, strategy=strategy,
-        constrain=(not args.no_constrain) if constrain is None else constrain,
-        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
-        retry_samples=args.retry_samples, repair=args.repair, search=not args.no_search,
-        search_seconds=args.search_time)
-
-
-REPL_HELP = """Type a description to generate a program. Commands:
-  :terms 1,1,2,3     first terms (prompt + selection + search); ':terms' alone clears them
-  :offset K          the first term is a(K); ':offset' alone: each program's own
-  :search on|off     term search beside the model where terms are given
-  :expected N        expected result (problems); ':expected' alone clears it
-  :samples K         candidates per request (1 = greedy)
-  :strategy S        greedy | beam | sample | auto
-  :retry N           where no candidate runs, sample N more (0: off)
-  :repair N          with terms none reproduces, try N one-constant variants (0: off)
-  :constrain on|off  grammar-constrained decoding
-  :count N           terms to compute and show
-  :lang L            switch language (loads checkpoints/<L>-t5-tiny; clears terms, offset, expected)
-  :checkpoint DIR    load another checkpoint
-  :show all|best     list every candidate, or only the chosen one
-  :json on|off       print results as JSON
-  :settings          show the current settings
-  :help              this text
-  :quit              leave (also Ctrl-D)
-Ctrl-C cancels the request in flight and returns to the prompt."""
-
-
-class Repl:
-    """The interactive loop of `--interactive`: a line is a description, `:cmd` lines set options.
-    Reads stdin line by line (with readline history where stdin is a terminal), so it can be
-    driven by a pipe."""
-
-    HISTORY = cache_dir() / "repl_history"
-
-    def __init__(self, generator: Generator, args: argparse.Namespace, *, corpus: Any = None,
-                 stdin: Any = None, stdout: Any = None):
-        self.generator = generator
-        self.args = args
-        self.corpus = corpus
-        self.stdin = stdin or sys.stdin
-        self.stdout = stdout or sys.stdout
-        self.terms: list[int] | None = parse_terms(args.terms)
-        self.samples = args.num_samples
-        self.show_all = args.show_all
-        self.as_json = args.json
-        self.constrain = not args.no_constrain
-        self.tty = hasattr(self.stdin, "isatty") and self.stdin.isatty()
-
-    def say(self, text: str) -> None:
-        print(text, file=self.stdout, flush=True)
-
-    def _setup_history(self) -> None:
-        try:
-            import atexit
-            import readline
-        except ImportError:
-            return
-        try:
-            self.HISTORY.parent.mkdir(parents=True, exist_ok=True)
-            if self.HISTORY.exists():
-                readline.read_history_file(str(self.HISTORY))
-            readline.set_history_length(1000)
-            atexit.register(readline.write_history_file, str(self.HISTORY))
-        except OSError:
-            pass
-
-    def _lines(self) -> Iterable[str]:
-        if self.tty and self.stdin is sys.stdin:
-            self._setup_history()
-            while True:
-                try:
-                    yield input(f"{self.generator.language.name}> ")
-                except EOFError:
-                    self.say("")
-                    return
-                except KeyboardInterrupt:  # Ctrl-C at the prompt drops the line, as a shell does
-                    self.say("\n(:quit or Ctrl-D to leave)")
-        else:
-            for line in self.stdin:
-                yield line.rstrip("\n")
-
-    def run(self) -> int:
-        if self.tty:
-            self.say(f"codegen: {self.generator.language.name} model; :help for commands, :quit to leave")
-        for line in self._lines():
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            if line.startswith(":"):
-                try:
-                    if self.command(line) is False:
-                        break
-                except KeyboardInterrupt:  # e.g. while :lang loads a model
-                    self.say("cancelled")
-                continue
-            try:
-                result = run_one(self.generator, line, self.terms, self.args, num_samples=self.samples,
-                                 constrain=self.constrain)
-            except (ValueError, RuntimeError) as error:
-                self.say(f"error: {error}")
-                continue
-            except KeyboardInterrupt:
-                # Ctrl-C cancels this request only; the execution pool replaced its busy workers
-                self.say("cancelled")
-                continue
-            if self.as_json:
-                self.say(json.dumps(result.to_dict(all_candidates=self.show_all)))
-            else:
-                self.say(format_result(result, show_all=self.show_all))
-        return 0
-
-    def command(self, line: str) -> bool:
-        name, _, value = line[1:].partition(" ")
-        value = value.strip()
-        name = name.lower()
-        try:
-            if name in ("q", "quit", "exit"):
-                return False
-            if name in ("h", "help", "?"):
-                self.say(REPL_HELP)
-            elif name == "terms":
-                self.terms = parse_terms(value)
-                self.say(f"terms: {', '.join(map(str, self.terms)) if self.terms else '(none)'}")
-            elif name == "offset":
-                self.args.offset = int(value) if value else None
-                self.say(f"offset: {self.args.offset if self.args.offset is not None else '(each program its own)'}")
-            elif name == "search":
-                self.args.no_search = not _on_off(value)
-                self.say(f"search: {'off' if self.args.no_search else 'on'}")
-            elif name == "expected":
-                self.args.expected = int(value) if value else None
-                self.say(f"expected: {self.args.expected}")
-            elif name in ("samples", "k"):
-                samples = num_samples_arg(value)
-                self.samples = samples
-                self.say(f"samples: {samples}")
-            elif name == "strategy":
-                if value not in ("greedy", "beam", "sample", "auto"):
-                    raise ValueError("strategy: greedy, beam, sample or auto")
-                self.args.strategy = None if value == "auto" else value
-                self.say(f"strategy: {value}")
-            elif name == "retry":
-                self.args.retry_samples = non_negative_int(value)
-                self.say(f"retry: {self.args.retry_samples}")
-            elif name == "repair":
-                self.args.repair = non_negative_int(value)
-                self.say(f"repair: {self.args.repair}")
-            elif name == "constrain":
-                self.constrain = _on_off(value)
-                self.say(f"constrain: {'on' if self.constrain else 'off'}")
-            elif name == "count":
-                self.args.count = max(1, int(value))
-                self.say(f"count: {self.args.count}")
-            elif name == "show":
-                if value not in ("all", "best"):
-                    raise ValueError(":show all or :show best")
-                self.show_all = value == "all"
-                self.say(f"show: {value}")
-            elif name == "json":
-                self.as_json = _on_off(value)
-                self.say(f"json: {'on' if self.as_json else 'off'}")
-            elif name in ("lang", "checkpoint"):
-                if name == "lang" and value == self.generator.language.name:
-                    self.say(f"language: {value}")
-                elif not value:
-                    raise ValueError(f":{name} needs a value")
-                else:
-                    self._switch(default_checkpoint(language_arg(value)) if name == "lang" else value)
-            elif name == "settings":
-                self.say(json.dumps({"language": self.generator.language.name, "terms": self.terms,
-                                     "expected": self.args.expected, "samples": self.samples or "checkpoint default",
-                                     "strategy": self.args.strategy or "auto", "retry": self.args.retry_samples,
-                                     "repair": self.args.repair, "offset": self.args.offset,
-                                     "search": not self.args.no_search,
-                                     "constrain": self.constrain,
-                                     "count": self.args.count, "show_all": self.show_all, "json": self.as_json}))
-            else:
-                self.say(f"unknown command :{name}; :help lists them")
-        except (ValueError, argparse.ArgumentTypeError) as error:
-            self.say(f"error: {error}")
-        return True
-
-    def _switch(self, checkpoint: str) -> None:
-        try:
-            resolve_checkpoint(checkpoint)
-        except FileNotFoundError as error:
-            self.say(f"error: {error}")
-            return
-        fresh = _make_generator(checkpoint, self.args, self.corpus)
-        before = self.generator.language.name
-        self.generator.close()
-        self.generator = fresh
-        self.say(f"loaded {checkpoint} ({fresh.language.name})")
-        if fresh.language.name != before:
-            self._clear_problem(before)
-
-    def _clear_problem(self, before: str) -> None:
-        """Forget what described the previous language's problem (its terms, offset and expected
-        result), saying what went: LODA terms must not be checked against a WAT program."""
-        cleared = []
-        if self.terms:
-            cleared.append(f"terms {', '.join(map(str, self.terms))}")
-            self.terms = None
-        if self.args.offset is not None:
-            cleared.append(f"offset {self.args.offset}")
-            self.args.offset = None
-        if self.args.expected is not None:
-            cleared.append(f"expected {self.args.expected}")
-            self.args.expected = None
-        if cleared:
-            self.say(f"cleared {'; '.join(cleared)} (they were for {before})")
-
-
-def _on_off(value: str) -> bool:
-    if value.lower() in ("on", "yes", "true", "1"):
-        return True
-    if value.lower() in ("off", "no", "false", "0"):
-        return False
-    raise ValueError(f"expected on or off, got {value!r}")
-
-
-if __name__ == "__main__":
     sys.exit(run_main(main))

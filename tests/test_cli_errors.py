@@ -23,8 +23,10 @@ import pytest
 
 from codegen.cli import EXIT_INTERRUPTED, run_main
 from codegen.execution import ExecutionPool, ExecutionTask
-from codegen.generate import (MAX_NUM_SAMPLES, GenerationResult, Repl, Request, build_parser, exit_status,
-                              num_samples_arg)
+from codegen.cli.generate import build_parser, exit_status
+from codegen.cli.options import num_samples_arg
+from codegen.cli.repl import Repl
+from codegen.generate import MAX_NUM_SAMPLES, GenerationResult, Request
 from codegen.language import InputError
 from codegen.selection import Candidate
 
@@ -237,7 +239,7 @@ def test_exit_status_tells_a_solution_from_a_guess():
     assert exit_status(_result(Request(description="x", expected=5), False)) == 3
     assert exit_status(_result(Request(description="x"), None)) == 0  # nothing given to check against
     assert exit_status(_result(terms, None, chosen=False)) == 1
-    import codegen.generate as generate
+    import codegen.cli.generate as generate
 
     help_text = build_parser().format_help()
     assert "exit status" in help_text and "3    --terms or --expected were given and no candidate matches" in help_text
@@ -285,11 +287,11 @@ def test_repl_ctrl_c_cancels_the_request_and_returns_to_the_prompt():
 
 
 def test_repl_switching_language_clears_the_terms_and_says_so(monkeypatch):
-    import codegen.generate as generate
+    import codegen.cli.repl as repl_module
 
     wat = _StubGenerator("wat")
-    monkeypatch.setattr(generate, "resolve_checkpoint", lambda path: Path(path))
-    monkeypatch.setattr(generate, "_make_generator", lambda checkpoint, args, corpus: wat)
+    monkeypatch.setattr(repl_module, "resolve_checkpoint", lambda path: Path(path))
+    monkeypatch.setattr(repl_module, "make_generator", lambda checkpoint, args, corpus: wat)
     loda = _StubGenerator("loda")
     repl, out = _repl(loda, [":terms 1,3,5,7", ":offset 1", ":lang wat", "Compute 45 times 12."])
     assert "cleared terms 1, 3, 5, 7; offset 1 (they were for loda)" in out

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from codegen.language import get_language
-from codegen.generate import Generator, Request, choose, main, parse_terms, resolve_checkpoint, run_candidates
+from codegen.cli.generate import main
+from codegen.cli.options import parse_terms
+from codegen.generate import Generator, Request, choose, resolve_checkpoint, run_candidates
 from codegen.selection import Candidate, candidate_source, select
 from conftest import RecordingBackend, build_tiny_checkpoint
 
@@ -205,7 +207,7 @@ def test_cli_rejects_a_wrong_checkpoint_before_importing_torch(tmp_path, layout,
     if layout == "no-meta":
         (path / "config.json").write_text("{}")
     script = ("import sys\n"
-              "from codegen.generate import main\n"
+              "from codegen.cli.generate import main\n"
               f"code = main(['--checkpoint', {str(path)!r}, 'Fibonacci numbers'])\n"
               "print(code, 'torch' in sys.modules, 'transformers' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)

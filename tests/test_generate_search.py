@@ -8,7 +8,8 @@ import io
 import pytest
 
 from codegen.evaluate import Target, check_count, solves_by_source
-from codegen.generate import (GenerationResult, Generator, Repl, Request, candidate_source, format_result,
+from codegen.cli.repl import Repl
+from codegen.generate import (GenerationResult, Generator, Request, candidate_source, format_result,
                               merge_search_hits)
 from codegen.language import SearchHit, get_language
 from codegen.metrics import summarize
@@ -106,7 +107,7 @@ def test_format_result_says_a_weak_fit_and_few_terms_plainly():
 
 
 def test_repl_sets_the_offset_and_turns_search_off(checkpoint):
-    from codegen.generate import build_parser
+    from codegen.cli.generate import build_parser
 
     args = build_parser().parse_args(["--interactive"])
     out = io.StringIO()

@@ -152,7 +152,8 @@ def test_repaired_programs_are_scored_apart_from_the_models_candidates():
 
 
 def test_clis_refuse_repair_without_enough_terms(capsys):
-    from codegen import evaluate, generate
+    from codegen import evaluate
+    from codegen.cli import generate
 
     assert evaluate.main(["--programs", "x", "--baseline-model", "tfidf", "--repair", "64",
                           "--with-terms", "3"]) == 2

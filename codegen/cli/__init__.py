@@ -1,5 +1,7 @@
 """What every command-line tool of the project shares: exit statuses, argparse number types and
-the wrapper that turns Ctrl-C and input errors into one line instead of a traceback.
+the wrapper that turns Ctrl-C and input errors into one line instead of a traceback. The package
+also holds the command line of `python -m codegen.generate` (`codegen.cli.generate`), its REPL
+(`codegen.cli.repl`) and the decoding options generate and evaluate share (`codegen.cli.options`).
 
 Exit statuses, the same in `codegen.train`, `generate`, `evaluate`, `tokenizer`, `data` and
 `python -m languages.loda` / `languages.wat`:
@@ -18,7 +20,7 @@ import os
 import sys
 from typing import Callable, Sequence
 
-from .language import InputError
+from ..language import InputError
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
