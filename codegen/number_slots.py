@@ -287,10 +287,6 @@ def mark_prompt(prompt: str, reading: str = DEFAULT_READING) -> str:
     return "".join(pieces)
 
 
-def is_slot(token: str) -> bool:
-    return token in _SLOT_INDEX
-
-
 def slot_code_tokens(language: Language, tokens: Sequence[str], values: Sequence[int]) -> list[str]:
     """Code tokens with every constant whose value is slotted replaced by its slot token, and,
     where the language has a `negation_token`, every constant whose negation is slotted by that
