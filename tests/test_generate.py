@@ -270,3 +270,21 @@ def test_interactive_mode_through_stdin(checkpoint, monkeypatch, capsys):
     assert "all 1 distinct candidate(s):" in out  # :show all on the second answer (greedy, no retry)
     assert "unknown command :bogus" in out
     assert "never read" not in out
+
+
+def test_generate_and_evaluate_declare_the_decoding_options_once():
+    """`codegen.cli.options` declares the decoding options for both tools (issue 27): each parser
+    has every one of them, with the same defaults, so an evaluation decodes as a user's request."""
+    import argparse
+
+    from codegen import evaluate
+    from codegen.cli import generate as generate_cli
+    from codegen.cli.options import add_decoding_options
+
+    shared = argparse.ArgumentParser()
+    add_decoding_options(shared, per="request", terms="--terms")
+    names = {action.dest: action.default for action in shared._actions if action.dest != "help"}
+    assert {"num_samples", "strategy", "retry_samples", "repair", "no_search", "backend", "workers"} <= set(names)
+    for parser in (generate_cli.build_parser(), evaluate.build_parser()):
+        defaults = {action.dest: action.default for action in parser._actions}
+        assert {name: defaults.get(name, "missing") for name in names} == names
