@@ -178,8 +178,11 @@ def test_bad_input_is_one_line_and_a_documented_status(bad, module, arguments, s
 def _interrupt(command: list[str], *, wait: float) -> subprocess.CompletedProcess:
     """Run `command`, send it SIGINT (Ctrl-C) after `wait` seconds, return what it left."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
+    # a test run started in the background (CI, nohup, `&`) ignores SIGINT, and a child inherits
+    # that; give the CLI the default disposition a user's terminal gives it
     process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               stdin=subprocess.PIPE, text=True)
+                               stdin=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(wait)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
