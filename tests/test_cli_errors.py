@@ -185,7 +185,12 @@ def _interrupt(command: list[str], *, wait: float) -> subprocess.CompletedProces
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(wait)
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=60)
+    try:
+        out, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()  # never leave a runaway program behind a failed test
+        out, err = process.communicate()
+        pytest.fail(f"{command} ignored Ctrl-C for 60 s:\n{err}")
     return subprocess.CompletedProcess(command, process.returncode, out, err)
 
 
