@@ -35,6 +35,7 @@ from typing import Any, Callable, Sequence
 
 from .execution import DEFAULT_TIMEOUT, ExecutionPool, ExecutionTask, SearchOutcome, SearchTask
 from .language import DEFAULT_LANGUAGE, CodeError, Language, SearchHit, get_language
+from .metrics import terms_match
 from .model import META_FILE  # codegen.model imports torch/transformers lazily
 from .number_slots import prompt_numbers
 from .prompts import make_prompt
@@ -522,10 +523,11 @@ def merge_search_hits(candidates: Sequence[Candidate], hits: Sequence[SearchHit]
     return fresh
 
 
-def task_for(request: Request, candidate: Candidate, limits: dict[str, Any] | None = None) -> ExecutionTask:
-    """How a candidate runs for a request: `run_terms` values (default: at least DEFAULT_TERMS and
-    every given term) at the request's offset, with its forbidden calls."""
-    count = request.run_terms or max(DEFAULT_TERMS, len(request.terms or ()))
+def task_for(request: Request, candidate: Candidate, limits: dict[str, Any] | None = None,
+             count: int | None = None) -> ExecutionTask:
+    """How a candidate runs for a request: `count` values (default: `run_terms`, else at least
+    DEFAULT_TERMS and every given term) at the request's offset, with its forbidden calls."""
+    count = count or request.run_terms or max(DEFAULT_TERMS, len(request.terms or ()))
     return ExecutionTask(code=candidate.canonical or candidate.code, terms=count, offset=request.offset,
                          forbidden=tuple(request.forbidden), limits=limits)
 
@@ -533,27 +535,50 @@ def task_for(request: Request, candidate: Candidate, limits: dict[str, Any] | No
 def run_candidates(pool: ExecutionPool, requests: Sequence[Request], per_request: Sequence[Sequence[Candidate]], *,
                    limits: dict[str, Any] | None = None, progress: Callable[[int], None] | None = None) -> float:
     """Execute every valid candidate of every request in `pool` (each distinct program and run
-    settings once) and record the outcome on the candidates. Returns the seconds it took."""
-    tasks: dict[tuple, ExecutionTask] = {}
+    settings once) and record the outcome on the candidates. Returns the seconds it took.
+
+    Where a request gives terms and asks for more (`run_terms`: evaluation checks every listed
+    term), each candidate first runs on the given terms alone, and only those reproducing them run
+    again for all `run_terms`: one that misses a given term can be no match, whatever it computes
+    after, so it is not run to the last checked term (its outputs stay the given terms' length)."""
+    first: list[tuple[Request, Candidate, int]] = []
+    rest: list[tuple[Request, Candidate, int]] = []
     for request, candidates in zip(requests, per_request):
+        full = request.run_terms or max(DEFAULT_TERMS, len(request.terms or ()))
+        given = len(request.terms or ())
+        staged = 0 < given < full
         for candidate in candidates:
             if candidate.valid:
-                task = task_for(request, candidate, limits)
-                tasks.setdefault(task.key(), task)
+                first.append((request, candidate, given if staged else full))
+                if staged:
+                    rest.append((request, candidate, full))
+    seconds = _run_stage(pool, first, limits, progress)
+    again = [(r, c, n) for r, c, n in rest if c.usable and terms_match(c.outputs, r.terms)]
+    if again:
+        seconds += _run_stage(pool, again, limits, None)
+    return seconds
+
+
+def _run_stage(pool: ExecutionPool, jobs: Sequence[tuple[Request, Candidate, int]], limits: dict[str, Any] | None,
+               progress: Callable[[int], None] | None) -> float:
+    """Run (request, candidate, terms) jobs, each distinct task once; record the outcomes."""
+    tasks: dict[tuple, ExecutionTask] = {}
+    keyed = []
+    for request, candidate, count in jobs:
+        task = task_for(request, candidate, limits, count)
+        tasks.setdefault(task.key(), task)
+        keyed.append((candidate, task.key()))
     start = time.perf_counter()
     keys = list(tasks)
     outcomes = dict(zip(keys, pool.run([tasks[k] for k in keys], progress=progress)))
     seconds = time.perf_counter() - start
-    for request, candidates in zip(requests, per_request):
-        for candidate in candidates:
-            if not candidate.valid:
-                continue
-            outcome = outcomes[task_for(request, candidate, limits).key()]
-            candidate.ran = outcome.ok
-            candidate.outputs = list(outcome.outputs) if outcome.ok else None
-            candidate.execution_seconds = outcome.seconds
-            if not outcome.ok:
-                candidate.error, candidate.error_kind = outcome.error, outcome.error_kind or "runtime"
+    for candidate, key in keyed:
+        outcome = outcomes[key]
+        candidate.ran = outcome.ok
+        candidate.outputs = list(outcome.outputs) if outcome.ok else None
+        candidate.execution_seconds += outcome.seconds
+        if not outcome.ok:
+            candidate.error, candidate.error_kind = outcome.error, outcome.error_kind or "runtime"
     return seconds
 
 

@@ -161,3 +161,23 @@ def test_searches_run_in_the_pools_workers_and_a_failing_one_says_why():
     assert isinstance(found, SearchOutcome) and found.ok and found.hits
     assert any(hit.code == "#offset 1\npow $0,2\n" for hit in found.hits)
     assert isinstance(failed, SearchOutcome) and not failed.ok and "no terms" in failed.error
+
+
+def test_candidates_missing_a_given_term_are_not_run_to_the_last_checked_term():
+    """Evaluation checks every listed term: only the candidates that reproduce the given terms are
+    run that far; the others stop at the given terms (they can be no match, whatever follows)."""
+    from codegen.execution import ExecutionPool
+    from codegen.generate import run_candidates
+
+    language = get_language("loda")
+    request = Request(description="odd numbers", terms=[1, 3, 5, 7], offset=0, run_terms=30)
+    right = Candidate(code="mul $0,2\nadd $0,1\n", canonical="mul $0,2\nadd $0,1\n", valid=True)
+    wrong = Candidate(code="mul $0,3\nadd $0,1\n", canonical="mul $0,3\nadd $0,1\n", valid=True)
+    late = Candidate(code="mov $1,$0\nsub $1,4\nmov $2,10\ndiv $2,$1\nmul $0,2\nadd $0,1\n",
+                     canonical=None, valid=True)  # right on the 4 given terms, divides by zero at n = 4
+    late.canonical = language.canonicalize(late.code)
+    with ExecutionPool(language, workers=1, timeout=5) as pool:
+        run_candidates(pool, [request], [[right, wrong, late]])
+    assert right.usable and right.outputs == [2 * n + 1 for n in range(30)]
+    assert wrong.usable and wrong.outputs == [1, 4, 7, 10]  # stopped at the given terms
+    assert not late.usable and late.error_kind  # its later terms were checked, and failed
