@@ -218,14 +218,17 @@ def solves_by_source(target: Target, result: GenerationResult, check_terms: int 
     """Per candidate source ("model", "search", "repair"), whether choosing among that source's
     candidates alone gives a verified solve: a program matching the given terms that is correct
     on the checked terms. A program the model wrote and the search found too counts for both.
-    Selection runs on copies, so the candidates keep the marks of the real choice."""
-    groups: dict[str, list[Any]] = {"model": [], "search": []}
+    Selection runs on copies, so the candidates keep the marks of the real choice. "search"
+    is there only where a search ran (a run with --no-search has no search figure, not 0%)."""
+    groups: dict[str, list[Any]] = {"model": []}
+    if result.search_hits is not None:
+        groups["search"] = []
     for candidate in result.candidates:
         source = candidate_source(candidate)
         group = "search" if source.startswith("search:") else source
         groups.setdefault(group, []).append(copy.copy(candidate))
         if candidate.extra.get("search") and group != "search":
-            groups["search"].append(copy.copy(candidate))
+            groups.setdefault("search", []).append(copy.copy(candidate))
     solved = {}
     for group, members in groups.items():
         chosen = select(members, result.request.terms, result.request.expected,

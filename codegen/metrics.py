@@ -126,6 +126,7 @@ def summarize(items: Sequence[Mapping[str, Any]], ks: Sequence[int] | None = Non
         sources = sorted({source for solved in by_source for source in solved})
         summary["verified_solve_by_source"] = {source: rate(solved.get(source, False) for solved in by_source)
                                                for source in sources}
+    if by_source and "search" in summary["verified_solve_by_source"]:
         # who solves what: the model's own figure and what the search adds, neither hiding the other
         model = [bool(solved.get("model")) for solved in by_source]
         search = [bool(solved.get("search")) for solved in by_source]

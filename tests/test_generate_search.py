@@ -181,3 +181,13 @@ def test_candidates_missing_a_given_term_are_not_run_to_the_last_checked_term():
     assert right.usable and right.outputs == [2 * n + 1 for n in range(30)]
     assert wrong.usable and wrong.outputs == [1, 4, 7, 10]  # stopped at the given terms
     assert not late.usable and late.error_kind  # its later terms were checked, and failed
+
+
+def test_without_a_search_there_is_no_search_figure():
+    target = Target(id="A1", description="x", code=None, terms=[1, 2, 3, 4, 5, 6])
+    result = _result([_ran("m\n", [1, 2, 3, 4, 5, 6])], [1, 2, 3, 4])
+    result.search_hits = None  # --no-search
+    solved = solves_by_source(target, result, None)
+    assert solved == {"model": True}
+    summary = summarize([{"valid": True, "verified_solve": True, "verified_by_source": solved}])
+    assert summary["verified_solve_by_source"] == {"model": 1.0} and "solved_by" not in summary
