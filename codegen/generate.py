@@ -40,7 +40,7 @@ from .model import META_FILE  # codegen.model imports torch/transformers lazily
 from .number_slots import prompt_numbers
 from .prompts import make_prompt
 from .repair import describe_repair, repair_parents, repair_variants, should_repair
-from .selection import AGREEMENT_WEIGHT, Candidate, mark_matches, select
+from .selection import AGREEMENT_WEIGHT, Candidate, candidate_source, mark_matches, select
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CHECKPOINT = "checkpoints/loda-t5-tiny"
@@ -493,14 +493,6 @@ class Generator:
             for number, ids, value in zip(rows, targets, values):
                 scores[number] = (float(value), len(ids))
         return scores
-
-
-def candidate_source(candidate: Candidate) -> str:
-    """Where a candidate came from: "model" (its samples, retries included), "repair" or
-    "search:<kind>"."""
-    if candidate.extra.get("repair"):
-        return "repair"
-    return str(candidate.extra.get("source") or "model")
 
 
 def merge_search_hits(candidates: Sequence[Candidate], hits: Sequence[SearchHit]) -> list[Candidate]:
