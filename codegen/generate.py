@@ -18,7 +18,7 @@ request's candidates runs, `retry_samples` more are sampled for it and chosen fr
 one-constant variants of the best candidates are run too (`codegen.repair`). Where terms are
 given and the language has a search (`Language.search_programs`: for LODA, the corpus, formulas
 and mutations of the model's candidates), its verified programs join the candidates too, scored
-by the model like its own. Every candidate records its `source` ("model", "repair",
+by the model teacher-forced. Every candidate records its `source` ("model", "repair",
 "search:<family>"), so figures can be given per source.
 
 At most MAX_NUM_SAMPLES (512) candidates per request: K sequences are decoded at once.
@@ -333,10 +333,11 @@ class Generator:
 
         `search` (on by default): where a request gives terms and the language has a term search,
         its programs (each reproducing every given term) join the candidates, marked
-        extra["source"] = "search:<kind>", scored by the model teacher-forced so that selection
-        ranks them with the model's own; a search program the model also wrote stays the model's,
-        marked extra["search"]. Fits the given terms cannot check are extra["weak"] and rank
-        after every other match."""
+        extra["source"] = "search:<kind>" with their search rank, and scored by the model
+        teacher-forced (their confidence and length); selection ranks the model's matches first
+        and the search's in the search's order (`codegen.selection`). A search program the model
+        also wrote stays the model's, marked extra["search"]. Fits the given terms cannot check
+        are extra["weak"] and rank after every other match."""
         from .decoding import DecodeOptions
 
         strategy, num_samples = default_decoding(num_samples, strategy, self.default_beams, num_beams)
@@ -484,14 +485,8 @@ class Generator:
             targets.append(ids)
             rows.append(number)
         scores = [(float("-inf"), 0)] * len(codes)
-        if targets:
-            import torch
-
-            with torch.inference_mode():
-                inputs = self.scorer._encode([prompt])
-                values = self.scorer._forward_logprobs(inputs, targets, [0] * len(targets))
-            for number, ids, value in zip(rows, targets, values):
-                scores[number] = (float(value), len(ids))
+        for number, ids, value in zip(rows, targets, self.scorer.score(prompt, targets)):
+            scores[number] = (float(value), len(ids))
         return scores
 
 

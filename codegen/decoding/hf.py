@@ -303,6 +303,14 @@ class HFBackend(DecodingBackend):
         return [Hypothesis(token_ids=code, logprob=float(lp), n_tokens=len(target), finished=done, generated=steps)
                 for code, lp, target, done, steps in zip(code_rows, picked, targets, finished, generated)]
 
+    @torch.inference_mode()
+    def score(self, prompt: str, targets: Sequence[Sequence[int]]) -> list[float]:
+        """Sum of log-probabilities of each target (code ids + EOS) for `prompt`, teacher-forced:
+        how the model rates programs it did not write."""
+        if not targets:
+            return []
+        return self._forward_logprobs(self._encode([prompt]), [list(t) for t in targets], [0] * len(targets))
+
     def _forward_logprobs(self, inputs: Mapping[str, torch.Tensor], targets: list[list[int]],
                           prompt_rows: list[int]) -> list[float]:
         """Sum of log-probabilities of each target (code ids + EOS) for the prompt in row
