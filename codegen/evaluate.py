@@ -43,7 +43,7 @@ from .metrics import breakdowns, speed, summarize, terms_match
 from .repair import MIN_TERMS
 from .generate import (GenerationResult, Request, attach_corpus, candidate_source, choose, default_decoding,
                        recommended_beams, run_candidates)
-from .selection import AGREEMENT_WEIGHT, select
+from .selection import select, strategy_agreement_weight
 from .tasks import ProblemsTask, ProgramsTask, SplitTask, Task, available_tasks, get_task
 
 # terms a program must reproduce to count as correct: None, every listed term of the target
@@ -232,7 +232,7 @@ def solves_by_source(target: Target, result: GenerationResult, check_terms: int 
     solved = {}
     for group, members in groups.items():
         chosen = select(members, result.request.terms, result.request.expected,
-                        agreement_weight=AGREEMENT_WEIGHT if result.strategy == "sample" else 0.0)
+                        agreement_weight=strategy_agreement_weight(result.strategy))
         solved[group] = bool(chosen is not None and chosen.match and is_correct(chosen, target, check_terms))
     return solved
 

@@ -40,7 +40,8 @@ from .model import META_FILE  # codegen.model imports torch/transformers lazily
 from .number_slots import prompt_numbers
 from .prompts import make_prompt
 from .repair import describe_repair, repair_parents, repair_variants, should_repair
-from .selection import AGREEMENT_WEIGHT, Candidate, candidate_source, mark_matches, select
+from .selection import (AGREEMENT_WEIGHT, Candidate, candidate_source, mark_matches, select,
+                        strategy_agreement_weight)
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CHECKPOINT = "checkpoints/loda-t5-tiny"
@@ -342,9 +343,7 @@ class Generator:
 
         strategy, num_samples = default_decoding(num_samples, strategy, self.default_beams, num_beams)
         if agreement_weight is None:
-            # Beams are the model's top modes, not independent draws: near-identical beams would
-            # outvote the best one (x-x and y-y agree on 0), so beams are ranked by score alone.
-            agreement_weight = AGREEMENT_WEIGHT if strategy == "sample" else 0.0
+            agreement_weight = strategy_agreement_weight(strategy)
         options = DecodeOptions(strategy=strategy, num_return=num_samples, num_beams=num_beams,
                                 max_new_tokens=self.max_target_length, temperature=temperature, top_k=top_k,
                                 top_p=top_p, constrain=constrain, seed=seed, batch_rows=batch_rows)

@@ -79,6 +79,13 @@ def mark_matches(candidates: Sequence[Candidate], terms: Sequence[int] | None = 
             candidate.match = None
 
 
+def strategy_agreement_weight(strategy: str) -> float:
+    """The weight of the self-consistency vote for a decoding strategy: samples are independent
+    draws and vote; beams are the model's top modes, not draws (near-identical beams would
+    outvote the best one), so they are ranked by score alone."""
+    return AGREEMENT_WEIGHT if strategy == "sample" else 0.0
+
+
 def candidate_source(candidate: Candidate) -> str:
     """Where a candidate came from: "model" (its samples, retries included), "repair" or
     "search:<kind>"."""
