@@ -200,7 +200,8 @@ def make_request(target: Target, language: Language, *, check_terms: int | None,
     return Request(description=target.description, terms=shown,
                    expected=target.expected if with_terms and target.expected is not None else None,
                    offset=target.offset if target.terms else None,
-                   run_terms=max(count, len(shown or ()), 1), forbidden=forbidden, id=target.id)
+                   run_terms=max(count, len(shown or ()), 1), forbidden=forbidden, id=target.id,
+                   given_terms_first=True)
 
 
 def is_correct(candidate: Any, target: Target, check_terms: int | None) -> bool:

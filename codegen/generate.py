@@ -106,7 +106,10 @@ def checkpoint_language(checkpoint: Path) -> str | None:
 class Request:
     """What to generate for. `terms` go into the prompt (where the model was trained with terms)
     and into selection; `expected` (problems) into selection only. `run_terms` values are
-    computed per candidate (at least as many as `terms`); `offset` None means each program's own."""
+    computed per candidate (at least as many as `terms`); `offset` None means each program's own.
+    `given_terms_first`: run every candidate on the given terms first and only those reproducing
+    them to `run_terms` (evaluation, which checks every listed term: a candidate missing a given
+    term can be no match); where False, every candidate shows all `run_terms` values."""
 
     description: str
     terms: list[int] | None = None
@@ -115,6 +118,7 @@ class Request:
     run_terms: int | None = None
     forbidden: tuple[str, ...] = ()
     id: str | None = None
+    given_terms_first: bool = False
 
 
 @dataclass
@@ -523,7 +527,7 @@ def run_candidates(pool: ExecutionPool, requests: Sequence[Request], per_request
     """Execute every valid candidate of every request in `pool` (each distinct program and run
     settings once) and record the outcome on the candidates. Returns the seconds it took.
 
-    Where a request gives terms and asks for more (`run_terms`: evaluation checks every listed
+    Where a request asks for it (`given_terms_first`: evaluation, which checks every listed
     term), each candidate first runs on the given terms alone, and only those reproducing them run
     again for all `run_terms`: one that misses a given term can be no match, whatever it computes
     after, so it is not run to the last checked term (its outputs stay the given terms' length)."""
@@ -532,7 +536,7 @@ def run_candidates(pool: ExecutionPool, requests: Sequence[Request], per_request
     for request, candidates in zip(requests, per_request):
         full = request.run_terms or max(DEFAULT_TERMS, len(request.terms or ()))
         given = len(request.terms or ())
-        staged = 0 < given < full
+        staged = request.given_terms_first and 0 < given < full
         for candidate in candidates:
             if candidate.valid:
                 first.append((request, candidate, given if staged else full))

@@ -170,7 +170,7 @@ def test_candidates_missing_a_given_term_are_not_run_to_the_last_checked_term():
     from codegen.generate import run_candidates
 
     language = get_language("loda")
-    request = Request(description="odd numbers", terms=[1, 3, 5, 7], offset=0, run_terms=30)
+    request = Request(description="odd numbers", terms=[1, 3, 5, 7], offset=0, run_terms=30, given_terms_first=True)
     right = Candidate(code="mul $0,2\nadd $0,1\n", canonical="mul $0,2\nadd $0,1\n", valid=True)
     wrong = Candidate(code="mul $0,3\nadd $0,1\n", canonical="mul $0,3\nadd $0,1\n", valid=True)
     late = Candidate(code="mov $1,$0\nsub $1,4\nmov $2,10\ndiv $2,$1\nmul $0,2\nadd $0,1\n",
@@ -181,6 +181,11 @@ def test_candidates_missing_a_given_term_are_not_run_to_the_last_checked_term():
     assert right.usable and right.outputs == [2 * n + 1 for n in range(30)]
     assert wrong.usable and wrong.outputs == [1, 4, 7, 10]  # stopped at the given terms
     assert not late.usable and late.error_kind  # its later terms were checked, and failed
+    # without it (a user's request), every candidate shows all the terms asked for
+    shown = Candidate(code=wrong.code, canonical=wrong.canonical, valid=True)
+    with ExecutionPool(language, workers=1, timeout=5) as pool:
+        run_candidates(pool, [Request(description="x", terms=[1, 3, 5, 7], offset=0, run_terms=30)], [[shown]])
+    assert shown.outputs == [3 * n + 1 for n in range(30)]
 
 
 def test_without_a_search_there_is_no_search_figure():
