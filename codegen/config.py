@@ -55,6 +55,8 @@ SCHEMA: dict[str, Any] = {
         "max_source_length": (int,), "max_target_length": (int,), "num_proc": (int,),
         "curriculum": (str, type(None)), "curriculum_stages": (int,), "train_limit": (int, type(None)),
         "eval_limit": (int, type(None)), "include_denied": (bool,), "cache_dir": (str, type(None)),
+        # the raw rows from a file of `python -m codegen.data export` instead of the corpus (codegen.dataset_file)
+        "data_file": (str, type(None)),
         # how prompts read numbers for their slots: "digits" or "words" (codegen.number_slots); default:
         # the tokenizer's own (a tokenizer that records none reads digits)
         "number_reading": (str, type(None)),

@@ -14,6 +14,8 @@ The partition of a language is computed over ALL of its recipes (for LODA: "loda
 CLI:
   python -m codegen.data build --corpus PATH --lang loda [--recipes loda,loda-terms]   (prints the leakage report)
   python -m codegen.data stats --corpus PATH --lang loda --tokenizer DIR [--json]
+  python -m codegen.data export --config CONFIG.yaml --corpus PATH --out FILE.jsonl.xz [--recipes r1,r2]
+      (the built raw dataset as one file, for `python -m codegen.train --data FILE`: codegen.dataset_file)
 """
 from __future__ import annotations
 
@@ -355,8 +357,9 @@ def record_from_row(row: dict[str, Any]) -> Record:
 
 
 def build_raw(corpus_path, lang: str | Language | None, recipes: Sequence[str], *, cache_dir=None,
-              log: Callable[[str], None] | None = print, refresh: bool = False, **options: Any):
-    """The untokenized DatasetDict (train/validation/test) of `recipes` (cached as Arrow)."""
+              log: Callable[[str], None] | None = print, refresh: bool = False, data_file=None, **options: Any):
+    """The untokenized DatasetDict (train/validation/test) of `recipes` (cached as Arrow). With
+    `data_file` (`python -m codegen.data export`), read from that file, not built from the corpus."""
     from datasets import Dataset, DatasetDict, Features, Value
 
     log = log or (lambda message: None)
@@ -365,6 +368,10 @@ def build_raw(corpus_path, lang: str | Language | None, recipes: Sequence[str], 
     unknown = [r for r in recipes if r not in language.recipes]
     if unknown:
         raise KeyError(f"language {language.name!r} has no recipe(s) {unknown}; known: {sorted(language.recipes)}")
+    if data_file is not None:
+        from .dataset_file import load_raw
+
+        return load_raw(data_file, language, recipes, cache_dir=cache_dir, log=log, refresh=refresh, **options)
     name, chash = language.corpus_key(corpus_path)
     recipe_options = {r: _recipe_options(language, r, options) for r in recipes}
     key = _key("raw", DATA_VERSION, language.name, chash, recipes, recipe_options)
@@ -480,7 +487,7 @@ def build_dataset(corpus_path, lang: str | Language | None, recipes: Sequence[st
                   max_source_length: int = 256, max_target_length: int = 256, num_proc: int = 1,
                   curriculum: str | None = None, curriculum_stages: int = 4, seed: int = 0,
                   train_limit: int | None = None, eval_limit: int | None = None, cache_dir=None,
-                  log: Callable[[str], None] | None = print, **options: Any):
+                  log: Callable[[str], None] | None = print, data_file=None, **options: Any):
     """DatasetDict (train/validation/test) of the recipes' records.
 
     With a `tokenizer`, adds `input_ids` (prompt, truncated to `max_source_length`),
@@ -493,10 +500,11 @@ def build_dataset(corpus_path, lang: str | Language | None, recipes: Sequence[st
     log_ = log or (lambda message: None)
     recipes = list(recipes)
     language = _language_for(lang, recipes)
-    raw = build_raw(corpus_path, language, recipes, cache_dir=cache_dir, log=log, **options)
+    raw = build_raw(corpus_path, language, recipes, cache_dir=cache_dir, log=log, data_file=data_file, **options)
     dataset = raw
     if tokenizer is not None:
-        _, chash = language.corpus_key(corpus_path)
+        # a data file's content hash, where the rows came from one
+        chash = getattr(raw, "source_key", None) or language.corpus_key(corpus_path)[1]
         recipe_options = {r: _recipe_options(language, r, options) for r in recipes}
         key = _key("tok", DATA_VERSION, ENCODING_VERSION, language.name, chash, recipes, recipe_options,
                    _tokenizer_fingerprint(tokenizer), max_source_length, max_target_length)
@@ -607,8 +615,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             p.add_argument("--max-target-length", type=positive_int, default=256)
             p.add_argument("--num-proc", type=positive_int, default=1)
             p.add_argument("--refresh", action="store_true", help="rebuild even if cached")
+    p = sub.add_parser("export", help="write a config's built raw dataset to one file (`codegen.train --data FILE`)")
+    p.add_argument("--config", required=True, help="training config: its language, recipes and data options")
+    p.add_argument("--corpus", default=None, help="LODA corpus; default: config `corpus`, then $CODEGEN_LODA_CORPUS")
+    p.add_argument("--out", required=True, help="FILE.jsonl.xz or FILE.jsonl.gz")
+    p.add_argument("--recipes", default=None,
+                   help="comma-separated; default: the config's (recipes left out that need no corpus are built "
+                        "where the file is read)")
+    p.add_argument("--cache-dir", default=None)
     args = parser.parse_args(argv)
     try:
+        if args.command == "export":
+            return _export_main(args)
         if args.corpus:  # a wrong path or a text file fails before `datasets` is imported
             get_language(args.lang).corpus_key(args.corpus)
         if args.command == "stats":
@@ -647,6 +665,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (KeyError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+
+
+def _export_main(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .dataset_file import export
+
+    config = load_config(args.config)
+    language = get_language(config["language"])
+    recipes = args.recipes.split(",") if args.recipes else list(config["recipes"])
+    unknown = [r for r in recipes if r not in language.recipes]
+    if unknown:
+        raise ValueError(f"--recipes: language {language.name!r} has no recipe(s) {', '.join(unknown)}; known: "
+                         f"{', '.join(sorted(language.recipes))}")
+    corpus = args.corpus or config.get("corpus") or os.environ.get("CODEGEN_LODA_CORPUS")
+    reading = [r for r in recipes if r in language.corpus_recipes]
+    if reading and not corpus:
+        raise ValueError(f"no corpus for the recipe(s) {', '.join(reading)}: pass --corpus PATH or export "
+                         "CODEGEN_LODA_CORPUS")
+    if corpus:
+        language.corpus_key(corpus)  # a wrong path fails before anything is built
+    data_cfg = config.get("data") or {}
+    # the config's whole dataset is built (or read from the cache) and the rows of `recipes` written
+    build_recipes = list(config["recipes"]) if set(recipes) <= set(config["recipes"]) else recipes
+    header = export(corpus, language, recipes, args.out, cache_dir=args.cache_dir or data_cfg.get("cache_dir"),
+                    build_recipes=build_recipes,
+                    log=lambda message: print(message, file=sys.stderr, flush=True), **config_data_options(config))
+    print(json.dumps({"out": str(args.out), "bytes": Path(args.out).stat().st_size, "recipes": header["recipes"],
+                      "rows": header["rows"], "moves": len(header["moves"])}))
+    return 0
 
 
 if __name__ == "__main__":

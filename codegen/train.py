@@ -1,7 +1,11 @@
 """Train a seq2seq code model with Hugging Face `Seq2SeqTrainer`.
 
-  python -m codegen.train --config configs/loda-tiny.yaml [--corpus PATH] [--max-steps N]
+  python -m codegen.train --config configs/loda-tiny.yaml [--corpus PATH | --data FILE] [--max-steps N]
                           [--output-dir DIR] [--resume] [--training.learning_rate 3e-4 ...]
+
+`--data FILE` (or `data.data_file`): the raw rows from a file of `python -m codegen.data export`,
+to train where the corpus is not (codegen.dataset_file).
+
 
 Works unchanged under `accelerate launch -m codegen.train ...` and `torchrun -m codegen.train ...`
 (data parallel). Length-grouped batches, gradient accumulation, bf16/fp16 where the GPU has it,
@@ -295,7 +299,7 @@ def training_arguments(config: dict[str, Any], output_dir: str, has_eval: bool):
 
 
 def run(config: dict[str, Any], *, corpus: str | None, output_dir: str, resume: bool = False,
-        log=print, time_limit: float | None = None) -> dict[str, Any]:
+        log=print, time_limit: float | None = None, data_file: str | None = None) -> dict[str, Any]:
     import torch
 
     from .card import TrainingClock, loss_points, model_card, plot_losses
@@ -322,7 +326,7 @@ def run(config: dict[str, Any], *, corpus: str | None, output_dir: str, resume: 
             num_proc=data_cfg.get("num_proc", 1), curriculum=data_cfg.get("curriculum"),
             curriculum_stages=data_cfg.get("curriculum_stages", 4), seed=config["training"].get("seed", 42),
             train_limit=data_cfg.get("train_limit"), eval_limit=data_cfg.get("eval_limit"),
-            cache_dir=data_cfg.get("cache_dir"), log=log, **options)
+            cache_dir=data_cfg.get("cache_dir"), log=log, data_file=data_file, **options)
     columns = ["input_ids", "labels", "length"]
     train_set = dataset["train"].select_columns(columns)
     eval_set = dataset["validation"].select_columns(columns) if len(dataset["validation"]) else None
@@ -353,6 +357,13 @@ def run(config: dict[str, Any], *, corpus: str | None, output_dir: str, resume: 
         corpus_name, corpus_hash = language.corpus_key(corpus)
     except (FileNotFoundError, OSError):
         pass
+    data_source = None
+    if data_file is not None:  # the corpus the file was exported from
+        from .dataset_file import file_hash, read_header
+
+        header = read_header(data_file)
+        corpus_name, corpus_hash = header.get("corpus") or "", header.get("corpus_hash") or ""
+        data_source = {"file": Path(data_file).name, "sha1": file_hash(data_file), "recipes": header.get("recipes")}
     from .tokenizer import number_reading
 
     meta = {
@@ -365,6 +376,8 @@ def run(config: dict[str, Any], *, corpus: str | None, output_dir: str, resume: 
         "leakage": getattr(dataset, "leakage_report", None),
         "number_reading": number_reading(tokenizer),
     }
+    if data_source is not None:
+        meta["data_file"] = data_source
     if trainer.is_world_process_zero():
         # a run in progress already has its meta, so its checkpoint-N/ folders (which read the run's
         # codegen.json) can be evaluated and generated with while it trains
@@ -430,6 +443,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True, help="YAML config (configs/*.yaml)")
     parser.add_argument("--corpus", default=None, help="LODA corpus; default: config `corpus`, then $CODEGEN_LODA_CORPUS")
+    parser.add_argument("--data", default=None, metavar="FILE",
+                        help="the raw dataset from FILE (`python -m codegen.data export`) instead of the corpus; "
+                             "default: config `data.data_file`")
     parser.add_argument("--max-steps", type=int, default=None)
     parser.add_argument("--output-dir", default=None)
     parser.add_argument("--resume", action="store_true", help="continue from the last complete checkpoint")
@@ -451,8 +467,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         output_dir = args.output_dir or config.get("output_dir") or f"runs/{Path(args.config).stem}"
         corpus = args.corpus or config.get("corpus") or os.environ.get("CODEGEN_LODA_CORPUS")
         language = get_language(config["language"])
+        data_file = args.data or (str(resolve_path(config["data"]["data_file"], config.get("_source")))
+                                  if config["data"].get("data_file") else None)
+        if data_file:
+            from .data import config_data_options
+            from .dataset_file import check
+
+            # absent, not ours, or without a recipe the config asks for: one line now, before the model is built
+            check(data_file, language, config["recipes"], **config_data_options(config))
+            config["data"]["data_file"] = data_file
+            corpus = None  # the rows come from the file
         reading = [r for r in config["recipes"] if r in language.corpus_recipes]
-        if reading and not corpus:
+        if reading and not corpus and not data_file:
             raise ConfigError(f"no corpus for the recipe(s) {', '.join(reading)}: pass --corpus PATH, set `corpus:` "
                               "in the config, or export CODEGEN_LODA_CORPUS")
         if corpus:
@@ -464,7 +490,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
         results = run(config, corpus=corpus, output_dir=output_dir, resume=args.resume, log=log,
-                      time_limit=args.time_limit * 60 if args.time_limit else None)
+                      time_limit=args.time_limit * 60 if args.time_limit else None, data_file=data_file)
     except (ConfigError, InputError) as error:  # InputError: a damaged corpus, found when it is read
         print(f"error: {error}", file=sys.stderr)
         return 2
