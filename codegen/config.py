@@ -7,6 +7,7 @@ Sections (see configs/*.yaml):
   terms_count: 8                    # terms shown by "*-terms" recipes
   tokenizer: checkpoints/tokenizer  # our tokenizer dir, or `pretrained` to use the model's + added tokens
   output_dir: runs/loda-tiny
+  retrieval: {k: 2, ...}            # prompts carry the nearest training programs (codegen.retrieval)
   model:    {d_model, d_ff, num_layers, ..., position_bias_init: alibi|alibi-encoder|none,
              pretrained: NAME, lora: {r, alpha, dropout, target_modules}}
   data:     {max_source_length, max_target_length, num_proc, curriculum, train_limit, eval_limit}
@@ -43,6 +44,8 @@ SCHEMA: dict[str, Any] = {
     "output_dir": (str, type(None)),
     "corpus": (str, type(None)),
     "description": (str, type(None)),
+    # retrieval-augmented prompts (codegen.retrieval.RetrievalSpec): {k, pool, weak_rate, ...}
+    "retrieval": (dict, type(None)),
     "model": {
         "pretrained": (str, type(None)),
         "d_model": (int,), "d_kv": (int,), "d_ff": (int,), "num_layers": (int,), "num_decoder_layers": (int,),
@@ -169,6 +172,13 @@ def validate(config: Mapping[str, Any], source: str = "<config>") -> dict[str, A
     for name in ("d_model", "d_ff", "num_layers", "num_heads"):
         if name in model and model[name] <= 0:
             raise ConfigError(f"{source}: field 'model.{name}': expected a positive integer, got {model[name]!r}")
+    if config.get("retrieval") is not None:
+        from .retrieval import RetrievalSpec
+
+        try:
+            RetrievalSpec.from_mapping(config["retrieval"])
+        except ValueError as error:
+            raise ConfigError(f"{source}: field {error}") from None
     training = config.get("training", {})
     threads = training.get("torch_threads")
     if isinstance(threads, str) and threads != "auto":

@@ -113,13 +113,13 @@ class _UnionFind:
             self.parent[rb] = ra  # the root is the smallest id of the group
 
 
-def partition(records: Iterable[Record]) -> tuple[dict[str, str], dict[str, Any]]:
-    """id -> split with the leakage guard, plus a report."""
+def leakage_groups(records: Iterable[Record]) -> dict[str, str]:
+    """id -> its leakage group (the smallest id of the group): records that share a canonical
+    program or a normalised name are joined, transitively. Splits keep groups whole (`partition`);
+    retrieval never returns a record of the query's own group (`codegen.retrieval`)."""
     uf = _UnionFind()
     first_by_key: dict[str, str] = {}
-    ids: set[str] = set()
     for record in records:
-        ids.add(record.id)
         uf.find(record.id)
         for key in ("c\0" + record.code, "n\0" + normalize_name(record_name(record))):
             if key == "n\0":
@@ -127,10 +127,17 @@ def partition(records: Iterable[Record]) -> tuple[dict[str, str], dict[str, Any]
             other = first_by_key.setdefault(key, record.id)
             if other != record.id:
                 uf.union(other, record.id)
+    return {record_id: uf.find(record_id) for record_id in list(uf.parent)}
+
+
+def partition(records: Iterable[Record]) -> tuple[dict[str, str], dict[str, Any]]:
+    """id -> split with the leakage guard, plus a report."""
+    groups = leakage_groups(records)
+    ids = set(groups)
     assignment: dict[str, str] = {}
     group_sizes: dict[str, int] = {}
     for record_id in ids:
-        root = uf.find(record_id)
+        root = groups[record_id]
         assignment[record_id] = split_of(root)
         group_sizes[root] = group_sizes.get(root, 0) + 1
     moved = {s: 0 for s in SPLITS}
@@ -487,27 +494,36 @@ def build_dataset(corpus_path, lang: str | Language | None, recipes: Sequence[st
                   max_source_length: int = 256, max_target_length: int = 256, num_proc: int = 1,
                   curriculum: str | None = None, curriculum_stages: int = 4, seed: int = 0,
                   train_limit: int | None = None, eval_limit: int | None = None, cache_dir=None,
-                  log: Callable[[str], None] | None = print, data_file=None, **options: Any):
+                  log: Callable[[str], None] | None = print, retrieval=None, data_file=None, **options: Any):
     """DatasetDict (train/validation/test) of the recipes' records.
 
     With a `tokenizer`, adds `input_ids` (prompt, truncated to `max_source_length`),
     `labels` (structural token ids + EOS) and `length`; records whose target exceeds
     `max_target_length` are dropped (a cut program is not a program). Tokenized splits are
     cached too, keyed by the tokenizer's content. `train_limit` / `eval_limit` keep the first
-    N records of train / validation+test (by id order, after the split)."""
+    N records of train / validation+test (by id order, after the split). `retrieval` (a
+    `codegen.retrieval.RetrievalSpec`) puts the nearest training programs after every prompt."""
     from datasets import DatasetDict
 
     log_ = log or (lambda message: None)
     recipes = list(recipes)
     language = _language_for(lang, recipes)
     raw = build_raw(corpus_path, language, recipes, cache_dir=cache_dir, log=log, data_file=data_file, **options)
-    dataset = raw
+    report = getattr(raw, "leakage_report", None)
+
+    def with_references(raw):
+        from .retrieval import attach_context
+
+        return raw if retrieval is None else attach_context(raw, retrieval, cache_dir=cache_dir, log=log_)
+
+    dataset = with_references(raw) if tokenizer is None else raw
     if tokenizer is not None:
         # a data file's content hash, where the rows came from one
         chash = getattr(raw, "source_key", None) or language.corpus_key(corpus_path)[1]
         recipe_options = {r: _recipe_options(language, r, options) for r in recipes}
         key = _key("tok", DATA_VERSION, ENCODING_VERSION, language.name, chash, recipes, recipe_options,
-                   _tokenizer_fingerprint(tokenizer), max_source_length, max_target_length)
+                   _tokenizer_fingerprint(tokenizer), max_source_length, max_target_length,
+                   *([retrieval.to_dict()] if retrieval is not None else []))
         path = cache_root(cache_dir) / f"tok-{language.name}-{key}"
         dataset = None
         if path.exists():
@@ -517,6 +533,7 @@ def build_dataset(corpus_path, lang: str | Language | None, recipes: Sequence[st
                 shutil.rmtree(path, ignore_errors=True)
         if dataset is None:
             started = time.time()
+            raw = with_references(raw)
             kept = DatasetDict({s: raw[s].filter(lambda n: n <= max_target_length, input_columns="target_length")
                                 for s in SPLITS})
             dropped = {s: len(raw[s]) - len(kept[s]) for s in SPLITS}
@@ -536,7 +553,7 @@ def build_dataset(corpus_path, lang: str | Language | None, recipes: Sequence[st
             dataset[s] = dataset[s].select(range(min(eval_limit, len(dataset[s]))))
     if curriculum:
         dataset["train"] = curriculum_order(dataset["train"], curriculum, stages=curriculum_stages, seed=seed)
-    dataset.leakage_report = getattr(raw, "leakage_report", None)
+    dataset.leakage_report = report
     dataset.full_sizes = full_sizes  # before train_limit / eval_limit
     return dataset
 
@@ -623,6 +640,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="comma-separated; default: the config's (recipes left out that need no corpus are built "
                         "where the file is read)")
     p.add_argument("--cache-dir", default=None)
+    p.add_argument("--training-only", action="store_true",
+                   help="leave out what training does not read (each row's listed terms and its meta beyond the "
+                        "name): a file several times smaller, which cannot score programs on terms")
     args = parser.parse_args(argv)
     try:
         if args.command == "export":
@@ -689,7 +709,7 @@ def _export_main(args: argparse.Namespace) -> int:
     # the config's whole dataset is built (or read from the cache) and the rows of `recipes` written
     build_recipes = list(config["recipes"]) if set(recipes) <= set(config["recipes"]) else recipes
     header = export(corpus, language, recipes, args.out, cache_dir=args.cache_dir or data_cfg.get("cache_dir"),
-                    build_recipes=build_recipes,
+                    build_recipes=build_recipes, training_only=args.training_only,
                     log=lambda message: print(message, file=sys.stderr, flush=True), **config_data_options(config))
     print(json.dumps({"out": str(args.out), "bytes": Path(args.out).stat().st_size, "recipes": header["recipes"],
                       "rows": header["rows"], "moves": len(header["moves"])}))

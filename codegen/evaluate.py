@@ -638,7 +638,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if checkpoint is not None:
             from .generate import Generator
 
-            generator = Generator(checkpoint, backend=args.backend, pool=pool, limits=limits)
+            generator = Generator(checkpoint, backend=args.backend, pool=pool, limits=limits, retrieval_corpus=corpus_path)
             config["backend"] = generator.backend.name  # the one decoding (auto picks)
             items, report = run_model(
                 generator, task, targets, num_samples=K, batch_size=batch_size, seed=args.seed, progress=progress,

@@ -208,7 +208,7 @@ class Generator:
                  device: str | None = None, corpus: Any = None, workers: int | None = None,
                  timeout: float = DEFAULT_TIMEOUT, limits: dict[str, Any] | None = None,
                  pool: ExecutionPool | None = None, terms_in_prompt: int | None = None,
-                 prepare_search: bool = False):
+                 prepare_search: bool = False, retrieval_corpus: str | os.PathLike | None = None):
         from .decoding import GrammarConstraint, make_backend
         from .tokenizer import structural_token_ids
 
@@ -231,6 +231,16 @@ class Generator:
         self.max_target_length = int(self.meta.get("max_target_length", 256))
         self.max_source_length = int(self.meta.get("max_source_length", 256))
         attach_corpus(self.language, corpus)
+        # a checkpoint trained with retrieval gets the nearest training programs in every prompt,
+        # from the train split of its corpus (`retrieval_corpus`, else `corpus` where it is a path,
+        # else the language's default corpus)
+        self.context = None
+        if self.meta.get("retrieval"):
+            from .retrieval import RequestContext
+
+            path = retrieval_corpus if retrieval_corpus is not None else \
+                (corpus if isinstance(corpus, (str, os.PathLike)) else None)
+            self.context = RequestContext.for_checkpoint(self.meta, self.language.name, path)
         if prepare_search and self.language.has_search:
             self.language.prepare_search()  # before the workers fork, so they share it
         model = self.checkpoint.model
@@ -264,7 +274,10 @@ class Generator:
         """The model input: the description, plus the first terms where the model was trained with
         terms (as many as in training; selection still checks every given term)."""
         terms = request.terms[:self.terms_in_prompt] if self.terms_in_prompt and request.terms else None
-        return make_prompt(self.language.name, request.description, terms)
+        prompt = make_prompt(self.language.name, request.description, terms)
+        if self.context is not None:
+            prompt, _ = self.context.prompt(prompt, request.description)
+        return prompt
 
     def candidates(self, hypotheses: Sequence[Any], prompt: str) -> list[Candidate]:
         """Decode the hypotheses for `prompt` (whose numbers fill their slots) to code and merge them

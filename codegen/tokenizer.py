@@ -31,7 +31,7 @@ from typing import Any, Iterable, Iterator, Sequence
 from .language import DEFAULT_LANGUAGE, CodeError, Language, available_languages, get_language
 from .number_slots import (DEFAULT_READING, READINGS, SLOT_TOKENS, fill_slots, mark_prompt, prompt_numbers,
                            slot_code_tokens)
-from .prompts import TERMS_MARKER, language_tag
+from .prompts import CODE_MARKER, CONTEXT_TOKENS, REF_MARKER, TERMS_MARKER, language_tag, split_context
 
 META_FILE = "codegen_tokenizer.json"
 PAD, EOS, UNK = "<pad>", "</s>", "<unk>"
@@ -270,16 +270,83 @@ def number_reading(tokenizer) -> str:
 
 def encode_prompts(tokenizer, prompts: Sequence[str], **kwargs: Any):
     """The tokenizer applied to prompts, numbers marked with their slots where it uses them. Every
-    prompt the model sees, in training and in generation, goes through here."""
+    prompt the model sees, in training and in generation, goes through here. Prompts with retrieval
+    context (`prompts.with_context`) are encoded by `_encode_with_context`."""
+    if any(REF_MARKER in prompt for prompt in prompts):
+        return _encode_with_context(tokenizer, prompts, **kwargs)
     if uses_number_slots(tokenizer):
         reading = number_reading(tokenizer)
         prompts = [mark_prompt(prompt, reading) for prompt in prompts]
     return tokenizer(list(prompts), **kwargs)
 
 
+def context_budgets(tokenizer) -> dict[str, int]:
+    """Token budgets of a prompt with retrieval context, from the tokenizer's codegen meta (written by
+    `add_context_tokens`): the request part, each reference's name and each reference's program."""
+    budgets = (getattr(tokenizer, "codegen_meta", None) or {}).get("context")
+    if not budgets:
+        raise ValueError(f"this tokenizer has no retrieval context tokens ({META_FILE} has no 'context'); "
+                         "it belongs to a model trained without retrieval")
+    return {key: int(budgets[key]) for key in ("prompt_tokens", "name_tokens", "code_tokens")}
+
+
+def add_context_tokens(tokenizer, *, prompt_tokens: int, name_tokens: int, code_tokens: int) -> int:
+    """Add `<ref>` and `<code>` (retrieval context) and record the budgets; returns how many tokens
+    were new (the model's embeddings must then be resized)."""
+    from tokenizers import AddedToken
+
+    vocab = tokenizer.get_vocab()
+    new = [AddedToken(t, single_word=False, lstrip=False, rstrip=False, normalized=False, special=False)
+           for t in CONTEXT_TOKENS if t not in vocab]
+    if new:
+        tokenizer.add_tokens(new)
+    meta = getattr(tokenizer, "codegen_meta", None) or {}
+    meta["context"] = {"prompt_tokens": int(prompt_tokens), "name_tokens": int(name_tokens),
+                       "code_tokens": int(code_tokens)}
+    tokenizer.codegen_meta = meta
+    return len(new)
+
+
+def _encode_with_context(tokenizer, prompts: Sequence[str], *, max_length: int | None = None,
+                         truncation: bool = False, padding: bool | str = False, return_tensors: str | None = None,
+                         **kwargs: Any):
+    """Request part as `encode_prompts` encodes a plain prompt (its own budget), then per reference
+    `<ref>`, the name's pieces and `<code>`, then the program's structural tokens (the decoder's own
+    ids, so a program is copied token for token), each cut to its budget, then EOS."""
+    budgets = context_budgets(tokenizer)
+    ref_id, code_id = tokenizer.convert_tokens_to_ids([REF_MARKER, CODE_MARKER])
+    eos = tokenizer.eos_token_id
+    heads, contexts = zip(*(split_context(prompt) for prompt in prompts))
+    head_ids = encode_prompts(tokenizer, list(heads), max_length=budgets["prompt_tokens"], truncation=True)["input_ids"]
+    rows = []
+    for prompt, ids, refs in zip(prompts, head_ids, contexts):
+        ids = list(ids)
+        if ids and ids[-1] == eos:
+            ids.pop()
+        language = None
+        for name, code in refs:
+            if language is None:
+                tag = prompt.split(" ", 1)[0]
+                language = _language(tag[1:-1])
+            name_ids = tokenizer(name, add_special_tokens=False)["input_ids"][:budgets["name_tokens"]]
+            try:
+                code_ids = encode_code(tokenizer, language, code)[:-1]  # no EOS inside the prompt
+            except CodeError:
+                code_ids = []
+            ids += [ref_id] + name_ids + [code_id] + code_ids[:budgets["code_tokens"]]
+        if truncation and max_length is not None:
+            ids = ids[:max_length - 1]
+        rows.append(ids + [eos])
+    if padding or return_tensors:
+        return tokenizer.pad({"input_ids": rows}, padding=padding or "longest", return_tensors=return_tensors)
+    return {"input_ids": rows, "attention_mask": [[1] * len(row) for row in rows]}
+
+
 def slot_values(tokenizer, prompt: str | None) -> list[int]:
     """The numbers the slots of `prompt` stand for (none without slots or a prompt)."""
-    return prompt_numbers(prompt, number_reading(tokenizer)) if prompt and uses_number_slots(tokenizer) else []
+    if not prompt or not uses_number_slots(tokenizer):
+        return []
+    return prompt_numbers(split_context(prompt)[0], number_reading(tokenizer))
 
 
 def unused_slot_ids(tokenizer, prompts: Sequence[str]) -> list[list[int]] | None:
@@ -289,7 +356,7 @@ def unused_slot_ids(tokenizer, prompts: Sequence[str]) -> list[list[int]] | None
         return None
     ids = tokenizer.convert_tokens_to_ids(list(SLOT_TOKENS))
     reading = number_reading(tokenizer)
-    return [ids[len(prompt_numbers(prompt, reading)):] for prompt in prompts]
+    return [ids[len(prompt_numbers(split_context(prompt)[0], reading)):] for prompt in prompts]
 
 
 def encode_code(tokenizer, language: Language | str, code: str, prompt: str | None = None) -> list[int]:

@@ -6,7 +6,6 @@
 `--data FILE` (or `data.data_file`): the raw rows from a file of `python -m codegen.data export`,
 to train where the corpus is not (codegen.dataset_file).
 
-
 Works unchanged under `accelerate launch -m codegen.train ...` and `torchrun -m codegen.train ...`
 (data parallel). Length-grouped batches, gradient accumulation, bf16/fp16 where the GPU has it,
 validation loss, checkpoints every `save_steps` (`save_total_limit`), `--resume` from the last
@@ -242,14 +241,38 @@ def prepare_tokenizer(config: dict[str, Any]):
         if meta_file.exists():  # its codegen meta (number reading, ...) goes with it
             tokenizer.codegen_meta = json.loads(meta_file.read_text())
         add_language_tokens(tokenizer, [config["language"]])
-        return _with_number_reading(tokenizer, config)
+        return _with_context(_with_number_reading(tokenizer, config), config)
     path = resolve_path(spec, config.get("_source"))
     if not (path / "tokenizer_config.json").exists():
         raise ConfigError(f"{config['_source']}: field 'tokenizer': no tokenizer at {path} "
                           "(build one with `python -m codegen.tokenizer build --out DIR`)")
     tokenizer = load_tokenizer(path)
     add_language_tokens(tokenizer, [config["language"]])  # no-op when it already has them
-    return _with_number_reading(tokenizer, config)
+    return _with_context(_with_number_reading(tokenizer, config), config)
+
+
+def retrieval_spec(config: dict[str, Any]):
+    """The config's `retrieval` section as a `RetrievalSpec`, or None."""
+    from .retrieval import RetrievalSpec
+
+    section = config.get("retrieval")
+    return None if section is None else RetrievalSpec.from_mapping(section, f"{config.get('_source')}: retrieval")
+
+
+def _with_context(tokenizer, config: dict[str, Any]):
+    """With a `retrieval` section: the tokenizer gets the context tokens and the spec's budgets."""
+    spec = retrieval_spec(config)
+    if spec is not None:
+        from .tokenizer import add_context_tokens
+
+        longest = int((config.get("data") or {}).get("max_source_length", 0))
+        if longest < spec.source_tokens:
+            raise ConfigError(f"{config.get('_source')}: field 'data.max_source_length': {longest} is shorter than a "
+                              f"prompt with retrieval context ({spec.source_tokens} tokens: retrieval budgets)")
+
+        add_context_tokens(tokenizer, prompt_tokens=spec.prompt_tokens, name_tokens=spec.name_tokens,
+                           code_tokens=spec.code_tokens)
+    return tokenizer
 
 
 def _with_number_reading(tokenizer, config: dict[str, Any]):
@@ -326,7 +349,8 @@ def run(config: dict[str, Any], *, corpus: str | None, output_dir: str, resume: 
             num_proc=data_cfg.get("num_proc", 1), curriculum=data_cfg.get("curriculum"),
             curriculum_stages=data_cfg.get("curriculum_stages", 4), seed=config["training"].get("seed", 42),
             train_limit=data_cfg.get("train_limit"), eval_limit=data_cfg.get("eval_limit"),
-            cache_dir=data_cfg.get("cache_dir"), log=log, data_file=data_file, **options)
+            cache_dir=data_cfg.get("cache_dir"), log=log, retrieval=retrieval_spec(config), data_file=data_file,
+            **options)
     columns = ["input_ids", "labels", "length"]
     train_set = dataset["train"].select_columns(columns)
     eval_set = dataset["validation"].select_columns(columns) if len(dataset["validation"]) else None
@@ -378,6 +402,8 @@ def run(config: dict[str, Any], *, corpus: str | None, output_dir: str, resume: 
     }
     if data_source is not None:
         meta["data_file"] = data_source
+    if retrieval_spec(config) is not None:
+        meta["retrieval"] = retrieval_spec(config).to_dict()
     if trainer.is_world_process_zero():
         # a run in progress already has its meta, so its checkpoint-N/ folders (which read the run's
         # codegen.json) can be evaluated and generated with while it trains
