@@ -237,7 +237,8 @@ def choose_references(raw, spec: RetrievalSpec, *, cache_dir=None, log=print) ->
     for split in ("train", "validation", "test"):
         for record_id, code in zip(raw[split]["id"], raw[split]["code"]):
             digest.update(f"{split}\0{record_id}\0{code}\n".encode())
-    path = cache_root(cache_dir) / f"references-{_key('references', INDEX_VERSION, spec.to_dict(), digest.hexdigest())}.json.gz"
+    key = _key("references", INDEX_VERSION, spec.to_dict(), digest.hexdigest())
+    path = cache_root(cache_dir) / f"references-{key}.json.gz"
     if path.exists():
         try:
             return json.loads(gzip.decompress(path.read_bytes()))

@@ -17,7 +17,7 @@ JOB=$1 CONFIG=$2
 cd "$(dirname "$0")/../.." || exit 1
 RUN=/tmp/loda-$JOB
 PY=${LODA_PYTHON:-python3}
-exec > "$OUT/$JOB.log" 2>&1
+exec > "${LOGDIR:-$OUT}/$JOB.log" 2>&1
 echo "$JOB: start $(date -u +%FT%TZ) in $PWD"
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 export CODEGEN_CACHE_DIR=/tmp/cache-$JOB

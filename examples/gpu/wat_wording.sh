@@ -12,7 +12,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 RUN=${WAT_RUN:-/tmp/wat-small-wording-gpu}
 PY=${WAT_PYTHON:-python3}
-exec > "$OUT/wat.log" 2>&1
+exec > "${LOGDIR:-$OUT}/wat.log" 2>&1
 echo "wat: start $(date -u +%FT%TZ) in $PWD"
 export HF_DATASETS_DISABLE_PROGRESS_BARS=1 PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 export CODEGEN_CACHE_DIR=${CODEGEN_CACHE_DIR_WAT:-/tmp/wat-cache}
