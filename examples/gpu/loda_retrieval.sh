@@ -10,7 +10,8 @@
 # export's rows get, from ~/.cache/codegen/data: chosen here, so the GPU's minutes train).
 # Writes $OUT/JOB.log and $OUT/JOB.tar.00, .01 (the model folder, weights in fp16, split in
 # 15 MiB pieces: `cat JOB.tar.* | tar -x`). LODA_MAX_STEPS / LODA_TIME_LIMIT / LODA_NUM_PROC /
-# LODA_BATCH override the sizes (a rehearsal on CPU).
+# LODA_BATCH override the sizes (a rehearsal on CPU); LODA_EXTRA adds training options (a second
+# segment: --model.pretrained DIR --training.learning_rate LR ...).
 set -u
 : "${OUT:?OUT is the folder whose files come back}"
 JOB=$1 CONFIG=$2
@@ -32,6 +33,8 @@ fi
 STEPS=()
 [ -n "${LODA_MAX_STEPS:-}" ] && STEPS=(--max-steps "$LODA_MAX_STEPS")
 [ -n "${LODA_BATCH:-}" ] && STEPS+=(--training.per_device_train_batch_size "$LODA_BATCH")
+# shellcheck disable=SC2206
+[ -n "${LODA_EXTRA:-}" ] && STEPS+=($LODA_EXTRA)
 started=$(date +%s)
 "$PY" -m codegen.train --config "$CONFIG" --data .gpu/loda.jsonl.xz --output-dir "$RUN" \
   --time-limit "${LODA_TIME_LIMIT:-7.5}" "${STEPS[@]}" --data.num_proc "${LODA_NUM_PROC:-6}"
