@@ -54,6 +54,7 @@ class SearchTask:
     forbidden: tuple[str, ...] = ()
     seeds: tuple[tuple[str, str], ...] = ()
     time_limit: float = 2.0
+    description: str | None = None
 
     @property
     def hard_timeout(self) -> float:
@@ -96,7 +97,7 @@ def _run_search(language: Language, task: SearchTask) -> SearchOutcome:
     start = time.perf_counter()
     try:
         hits = language.search_programs(list(task.terms), offset=task.offset, forbidden=task.forbidden,
-                                        seeds=task.seeds, time_limit=task.time_limit)
+                                        seeds=task.seeds, time_limit=task.time_limit, description=task.description)
         return SearchOutcome(ok=True, hits=list(hits), seconds=time.perf_counter() - start)
     except Exception as error:  # a search bug costs this request its search, not the run
         return SearchOutcome(ok=False, error=f"{type(error).__name__}: {error}", seconds=time.perf_counter() - start)

@@ -456,7 +456,8 @@ class Generator:
             seeds = tuple((f"model candidate {n}", c.canonical) for n, c in enumerate(models, 1))
             request = requests[i]
             tasks.append(SearchTask(terms=tuple(request.terms), offset=request.offset or 0,
-                                    forbidden=tuple(request.forbidden), seeds=seeds, time_limit=seconds))
+                                    forbidden=tuple(request.forbidden), seeds=seeds, time_limit=seconds,
+                                    description=request.description or None))
         if not tasks:
             return 0.0, 0.0
         start = time.perf_counter()

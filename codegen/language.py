@@ -254,10 +254,12 @@ class Language(abc.ABC):
 
     def search_programs(self, terms: Sequence[int], *, offset: int = 0, forbidden: Sequence[str] = (),
                         seeds: Sequence[tuple[str, str]] = (), time_limit: float = 2.0,
-                        max_results: int = 5) -> list[SearchHit]:
+                        max_results: int = 5, description: str | None = None) -> list[SearchHit]:
         """Programs reproducing every one of `terms` from a(`offset`), simplest first, found within
         about `time_limit` seconds; none calls a `forbidden` id, directly or not. `seeds`:
-        (label, code) programs to search around (e.g. the model's candidates)."""
+        (label, code) programs to search around (e.g. the model's candidates); `description`: the
+        request's words, where a language's search can use them (e.g. to search around the
+        programs of similarly named sequences)."""
         return []
 
     def _recipe(self, recipe: str) -> "Recipe":

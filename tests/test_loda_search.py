@@ -21,7 +21,7 @@ from languages.loda.search import Proposal, excluded_sequences, search, verify
 from languages.loda.search.corpus_families import fit_affine
 from languages.loda.search.index import EVEN, ID, TermsIndex, affine_key
 from languages.loda.search.programs import binomial, partial_sums, program
-from languages.loda.vm import Evaluator
+from languages.loda.vm import Evaluator, evaluate
 
 pytestmark = pytest.mark.corpus
 REPO = Path(__file__).resolve().parent.parent
@@ -211,3 +211,40 @@ def test_first_term_set_apart(corpus):
     terms = [5] + [3 * n * n + 1 for n in range(1, 9)]  # 3*n^2 + 1, but a(0) = 5
     found = search(terms, corpus=corpus, families=["corpus"], time_limit=2.0)
     assert found and found[0].outputs == terms
+
+
+def _decimal_corpus(root: Path) -> Corpus:
+    """Three programs of one OEIS family (decimal expansions of 1/k) and an unrelated one."""
+    folder = root / "oeis" / "000"
+    folder.mkdir(parents=True)
+    for number, k in ((1, 381), (2, 383), (3, 397)):
+        digits = [(10 ** (n + 1) // k) % 10 for n in range(12)]
+        (folder / f"A{number:06d}.asm").write_text(
+            f"; A{number:06d}: Decimal expansion of 1/{k}.\n; {','.join(map(str, digits))}\n\n"
+            f"mov $1,10\npow $1,$0\nmov $0,$1\nmul $0,10\ndiv $0,{k}\nmod $0,10\n")
+    (folder / "A000004.asm").write_text("; A000004: The squares.\n; 0,1,4,9,16,25\n\npow $0,2\n")
+    return Corpus.load(root, cache_dir=root / "cache")
+
+
+def test_programs_of_similarly_named_sequences_are_edited(tmp_path):
+    """A target's name finds its family in the corpus ("Decimal expansion of 1/389" -> 1/381, 1/383),
+    and the mutation family edits their programs, the name's numbers tried first as constants."""
+    corpus = _decimal_corpus(tmp_path / "corpus")
+    target = [(10 ** (n + 1) // 389) % 10 for n in range(12)]
+    found = search(target[:8], corpus=corpus, families=["mutation"], name="Decimal expansion of 1/389",
+                   time_limit=20, max_results=1)
+    assert found and found[0].family.startswith("mutation of A00000")
+    assert "div $0,389" in found[0].code
+    assert evaluate(parse(found[0].code), 12) == target  # and beyond the 8 given terms
+    # without the name: no seeds, no mutation
+    assert search(target[:8], corpus=corpus, families=["mutation"], time_limit=2) == []
+
+
+def test_named_neighbours_never_include_what_is_forbidden(tmp_path):
+    from languages.loda.search.names import load_names, neighbour_seeds
+
+    corpus = _decimal_corpus(tmp_path / "corpus")
+    index = load_names(corpus)
+    labels = [label for label, _ in neighbour_seeds(index, "Decimal expansion of 1/389", frozenset({1, 2}), 4)]
+    assert labels and all(not label.startswith(("A000001", "A000002")) for label in labels)
+    assert labels[0].startswith("A000003")

@@ -160,7 +160,7 @@ def cmd_search(args) -> int:
         return 2
     index = TermsIndex.load(corpus, progress=sys.stderr.isatty())
     found = search(terms, offset=args.offset, corpus=corpus, index=index, forbidden=forbidden,
-                   time_limit=args.time_limit, max_results=args.max_results)
+                   time_limit=args.time_limit, max_results=args.max_results, name=args.name)
     if args.json:
         print(json.dumps({"terms": terms, "offset": args.offset, "forbidden": [sequence_id(n) for n in forbidden],
                           "programs": [{"code": p.code, "family": p.family, "kind": p.kind, "weak": p.weak,
@@ -228,6 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-limit", type=positive_float, default=2.0, help="seconds to search (default 2)")
     p.add_argument("--max-results", type=positive_int, default=5, help="programs to print at most (default 5)")
     p.add_argument("--forbid", default="", metavar="A000290,...", help="sequences no program may call")
+    p.add_argument("--name", default=None, metavar="TEXT",
+                   help="what the sequence is, in words: the programs of the nearest named corpus sequences "
+                        "are mutated too")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--corpus", help="loda-programs checkout or tarball (default $CODEGEN_LODA_CORPUS, "
                                     "else ../shared/corpora)")

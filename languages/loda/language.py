@@ -81,6 +81,7 @@ class LodaLanguage(Language):
         self._evaluators: dict[Any, Any] = {}
         self._index: tuple[Corpus, Any] | None = None
         self._twins_of: Twins | None = None
+        self._names = None
 
     # -- code -------------------------------------------------------------------------
     def canonicalize(self, code: str) -> str:
@@ -215,7 +216,7 @@ class LodaLanguage(Language):
 
     def search_programs(self, terms: Sequence[int], *, offset: int = 0, forbidden: Sequence[str] = (),
                         seeds: Sequence[tuple[str, str]] = (), time_limit: float = 2.0,
-                        max_results: int = 5) -> list[SearchHit]:
+                        max_results: int = 5, description: str | None = None) -> list[SearchHit]:
         """`languages.loda.search` over this language's corpus (without one: formulas and
         mutations only). Besides `forbidden`, the search may not use their twins: sequences with
         the same program or the same normalised name, which the split puts beside them (for a
@@ -229,7 +230,8 @@ class LodaLanguage(Language):
             banned |= self._twins().of(banned)
             index = self._search_index(corpus)
         found = search(list(terms), offset=offset, corpus=corpus, index=index, forbidden=banned, seeds=seeds,
-                       time_limit=time_limit, max_results=max_results)
+                       time_limit=time_limit, max_results=max_results, name=description,
+                       names=self._names_index(corpus) if corpus is not None and description else None)
         return [SearchHit(code=p.code, family=p.family, kind=p.kind, checked_terms=p.checked_terms, weak=p.weak)
                 for p in found]
 
@@ -239,6 +241,7 @@ class LodaLanguage(Language):
         corpus = self.corpus()
         if corpus is not None:
             self._search_index(corpus)
+            self._names_index(corpus)
             self._twins()
             excluded_sequences(corpus, ())  # builds the callers table once
 
@@ -248,6 +251,13 @@ class LodaLanguage(Language):
         if self._index is None or self._index[0] is not corpus:
             self._index = (corpus, TermsIndex.load(corpus, progress=False))
         return self._index[1]
+
+    def _names_index(self, corpus: Corpus):
+        from .search.names import load_names
+
+        if self._names is None or self._names[0] is not corpus:
+            self._names = (corpus, load_names(corpus))
+        return self._names[1]
 
     def _twins(self) -> "Twins":
         corpus = self.corpus()

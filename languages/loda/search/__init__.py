@@ -19,6 +19,7 @@ The families live in their own modules:
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator, Sequence
@@ -28,6 +29,11 @@ MIN_CONVINCING_TERMS = 6
 # Proposal.support (a percentage of the best) from which a corpus hit counts as well supported
 WELL_SUPPORTED = 70
 FAMILIES = ("corpus", "formulas", "mutation")
+# seeds of the mutation family from the nearest named corpus sequences (`search(name=...)`): on the
+# 400 test targets of `codegen.evaluate --with-terms 8`, 1 s of mutation around 4 of them alone
+# verified 0 of the listed programs unchanged (another sequence is other terms) and many edited
+NAME_SEEDS = 4
+NAME_HINTS = 4  # the name's first distinct numbers, tried as constants by the mutation family
 # verification of one proposal: a wrong or slow program must not eat the search's budget
 VERIFY_STEPS = 2_000_000  # per term, calls included
 VERIFY_SECONDS = 0.25  # per proposal (never past the search's deadline)
@@ -70,13 +76,15 @@ class Proposal:
 
 def search(terms: Sequence[int], *, offset: int = 0, corpus=None, index=None, forbidden: Iterable = (),
            seeds: Sequence[tuple[str, str]] = (), time_limit: float = 2.0, max_results: int = 10,
-           families: Iterable[str] | None = None) -> list[Proposal]:
+           families: Iterable[str] | None = None, name: str | None = None, names=None) -> list[Proposal]:
     """Verified programs for `terms` (a(offset), a(offset+1), ...), best first (`rank_key`).
 
     `corpus`: a `Corpus` (None: no corpus families, and proposals cannot call `seq`);
     `index`: its `TermsIndex` (None: loaded or built and cached); `forbidden`: sequence
     numbers or A-ids no proposal may call, directly or through other programs (nor any
     sequence whose program does); `seeds`: (label, code) programs the mutation family varies;
+    `name`: the target's name, whose nearest named corpus sequences (`names`: their index,
+    `names.load_names`; None: loaded) are seeds too, taking turns with `seeds`;
     `families`: a subset of FAMILIES (default all). Stops at `time_limit` seconds, or once
     `max_results` checkable programs are verified."""
     started = time.monotonic()
@@ -91,6 +99,12 @@ def search(terms: Sequence[int], *, offset: int = 0, corpus=None, index=None, fo
     banned = frozenset(_number(f) for f in forbidden)
     excluded = excluded_sequences(corpus, banned) if corpus is not None else banned
     verifier = _Verifier(terms, offset, corpus, banned, deadline, max_results)
+    if name and corpus is not None and "mutation" in chosen:
+        from .names import load_names, neighbour_seeds
+
+        named = neighbour_seeds(names if names is not None else load_names(corpus), name, excluded, NAME_SEEDS)
+        seeds = _alternate(named, list(seeds))
+    hints = list(dict.fromkeys(int(n) for n in re.findall(r"\d+", name or "")))[:NAME_HINTS]
     for family in chosen:
         if time.monotonic() >= deadline:
             break
@@ -99,8 +113,17 @@ def search(terms: Sequence[int], *, offset: int = 0, corpus=None, index=None, fo
         # once `max_results` strong programs are found (the later families cost more)
         most_calls = 0 if family == "formulas" else None
         if not verifier.enough(most_calls):
-            verifier.run(_proposals(family, terms, offset, corpus, index, excluded, seeds, deadline), most_calls)
+            verifier.run(_proposals(family, terms, offset, corpus, index, excluded, seeds, deadline, hints),
+                         most_calls)
     return sorted(verifier.found.values(), key=Proposal.rank_key)[:max_results]
+
+
+def _alternate(first: list, second: list) -> list:
+    """first[0], second[0], first[1], second[1], ... then the rest of the longer."""
+    out = []
+    for i in range(max(len(first), len(second))):
+        out += first[i:i + 1] + second[i:i + 1]
+    return out
 
 
 def _number(value) -> int:
@@ -110,7 +133,7 @@ def _number(value) -> int:
 
 
 def _proposals(family: str, terms: list[int], offset: int, corpus, index, excluded: frozenset[int],
-               seeds: Sequence[tuple[str, str]], deadline: float) -> Iterator[Proposal]:
+               seeds: Sequence[tuple[str, str]], deadline: float, hints: Sequence[int] = ()) -> Iterator[Proposal]:
     if family == "corpus":
         if corpus is None:
             return iter(())
@@ -128,7 +151,7 @@ def _proposals(family: str, terms: list[int], offset: int, corpus, index, exclud
         return iter(())
     from .mutation import mutation_proposals
 
-    return mutation_proposals(seeds, terms, offset, corpus, excluded, deadline)
+    return mutation_proposals(seeds, terms, offset, corpus, excluded, deadline, hints)
 
 
 _reverse_cache: dict[int, tuple[object, dict[int, list[int]]]] = {}

@@ -63,9 +63,10 @@ _LOOP = ("lpb", "lpe")
 # ---------------------------------------------------------------------------- variants
 
 
-def substitutes(value: int, hints: Sequence[int] = ()) -> list[int]:
-    """Values to try in place of the constant `value`, most plausible first, each once."""
-    ordered = [value + d for d in NEIGHBOURS] + [*SMALL_VALUES, 2 * value, value // 2, -value, *hints]
+def substitutes(value: int, hints: Sequence[int] = (), first: Sequence[int] = ()) -> list[int]:
+    """Values to try in place of the constant `value`, most plausible first, each once: `first`
+    (the numbers of the target's name), then near values, small ones, and `hints` (its terms)."""
+    ordered = [*first] + [value + d for d in NEIGHBOURS] + [*SMALL_VALUES, 2 * value, value // 2, -value, *hints]
     return [v for v in dict.fromkeys(ordered) if v != value]
 
 
@@ -84,9 +85,10 @@ def _mutable_source(op: Operation) -> bool:
     return op.source is not None and op.op not in ("seq", "lpb")
 
 
-def constant_variants(ops: tuple[Operation, ...], hints: Sequence[int]) -> Iterator[tuple[Operation, ...]]:
+def constant_variants(ops: tuple[Operation, ...], hints: Sequence[int],
+                      first: Sequence[int] = ()) -> Iterator[tuple[Operation, ...]]:
     """One constant replaced: the first substitute of every constant, then the second, ..."""
-    slots = [(i, substitutes(op.source.value, hints)) for i, op in enumerate(ops)
+    slots = [(i, substitutes(op.source.value, hints, first)) for i, op in enumerate(ops)
              if _mutable_source(op) and op.source.kind is OperandKind.CONSTANT]
     for depth in range(max((len(values) for _, values in slots), default=0)):
         for i, values in slots:
@@ -170,9 +172,9 @@ def _insertions(ops: tuple[Operation, ...], names: Sequence[str], sources: Seque
                     yield ops[:position] + (new,) + ops[position:]
 
 
-def variants(ops: tuple[Operation, ...], hints: Sequence[int]) -> Iterator[tuple[Operation, ...]]:
+def variants(ops: tuple[Operation, ...], hints: Sequence[int], first: Sequence[int] = ()) -> Iterator[tuple[Operation, ...]]:
     """Every one-change variant of `ops`, the kinds taking turns (constants first)."""
-    streams = [constant_variants(ops, hints), removal_variants(ops), swap_variants(ops), operand_variants(ops),
+    streams = [constant_variants(ops, hints, first), removal_variants(ops), swap_variants(ops), operand_variants(ops),
                insertion_variants(ops)]
     for batch in itertools.zip_longest(*streams):
         for variant in batch:
@@ -285,14 +287,15 @@ def _hints(terms: Sequence[int]) -> list[int]:
 
 
 def mutation_proposals(seeds: Sequence[tuple[str, str]], terms: Sequence[int], offset: int, corpus,
-                       excluded: frozenset[int], deadline: float) -> Iterator[Proposal]:
+                       excluded: frozenset[int], deadline: float, hints: Sequence[int] = ()) -> Iterator[Proposal]:
     """Variants of `seeds` ((label, code) pairs) likely to reproduce `terms` from a(`offset`), as
     "mutation of <label>" proposals, until `deadline` (time.monotonic()). None calls a sequence in
-    `excluded` or changes what a seed calls."""
+    `excluded` or changes what a seed calls. `hints`: more constants to try (the numbers of the
+    target's name: 389 in "Decimal expansion of 1/389", whose neighbour's program divides by 387)."""
     terms = [int(t) for t in terms]
     if not terms:
         return
-    yield from _Climb(terms, offset, corpus, excluded, deadline).run(_seeds(seeds))
+    yield from _Climb(terms, offset, corpus, excluded, deadline, hints).run(_seeds(seeds))
 
 
 class _Climb:
@@ -306,11 +309,13 @@ class _Climb:
     MIN_CLIMB), for the first CHILDREN of a parent and then only the ones beating all its earlier
     children: enough to climb from a near-miss without starving the seeds' own neighbourhoods."""
 
-    def __init__(self, terms: list[int], offset: int, corpus, excluded: frozenset[int], deadline: float):
+    def __init__(self, terms: list[int], offset: int, corpus, excluded: frozenset[int], deadline: float,
+                 hints: Sequence[int] = ()):
         self.offset, self.corpus, self.excluded, self.deadline = offset, corpus, excluded, deadline
         self.total = len(terms)
         self.scorer = _Scorer(terms, offset, corpus, excluded, deadline)
         self.hints = _hints(terms)
+        self.first_hints = list(dict.fromkeys(hints))
         self.seen: set[str] = set()
         self.order = itertools.count()
         self.seeds: list[_Parent] = []
@@ -351,7 +356,7 @@ class _Climb:
     def _turn(self, parent: _Parent) -> Iterator[Proposal]:
         """Up to CHUNK variants of `parent`; it is due again later if it has more."""
         if parent.stream is None:
-            parent.stream = variants(parent.ops, self.hints)
+            parent.stream = variants(parent.ops, self.hints, self.first_hints)
         for taken, ops in enumerate(parent.stream, start=1):
             if time.monotonic() >= self.deadline:
                 return
