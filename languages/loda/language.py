@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from codegen.data import normalize_name
+from codegen.data import leakage_groups
 from codegen.language import CodeError, ExecutionResult, Language, Record, SearchHit, register
 from codegen.prompts import make_prompt
 
@@ -46,24 +46,24 @@ def operation_count(code: str) -> int:
 
 
 class Twins:
-    """Sequences of a corpus that share a program or a normalised name (the groups the split's
-    leakage guard keeps together), looked up by sequence number."""
+    """Sequences of a corpus in one leakage group, by sequence number: those sharing a program or a
+    normalised name, transitively (`codegen.data.leakage_groups`, the very groups the split keeps
+    together), so a search never reaches a held-out target through any member of its group."""
 
     def __init__(self, corpus: Corpus):
         self.corpus = corpus
-        self._by_code: dict[str, list[int]] = {}
-        self._by_name: dict[str, list[int]] = {}
-        for number, record in corpus.records.items():
-            self._by_code.setdefault(record.code, []).append(number)
-            self._by_name.setdefault(normalize_name(record.name), []).append(number)
+        records = [Record(id=r.id, prompt="", code=r.code, meta={"name": r.name}) for r in corpus.records.values()]
+        self._group = {parse_sequence_id(record_id): group for record_id, group in leakage_groups(records).items()}
+        self._members: dict[str, list[int]] = {}
+        for number, group in self._group.items():
+            self._members.setdefault(group, []).append(number)
 
     def of(self, numbers: frozenset[int]) -> frozenset[int]:
         found: set[int] = set()
         for number in numbers:
-            record = self.corpus.records.get(number)
-            if record is not None:
-                found.update(self._by_code.get(record.code, ()))
-                found.update(self._by_name.get(normalize_name(record.name), ()))
+            group = self._group.get(number)
+            if group is not None:
+                found.update(self._members[group])
         return frozenset(found - numbers)
 
 
