@@ -113,10 +113,6 @@ def _top(scores, row: int, count: int) -> np.ndarray:
     return columns
 
 
-def fingerprint(spec: RetrievalSpec) -> str:
-    return hashlib.sha1(json.dumps(spec.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
-
-
 class NameIndex:
     """Training records by name: TF-IDF (word uni- and bigrams, sublinear tf) and cosine similarity."""
 

@@ -133,23 +133,30 @@ def add_language_tokens(tokenizer, languages: Sequence[str], tag_languages: Sequ
     each of `languages`' structural tokens (namespaced `<lang:token>`) and the number slots to
     any HF tokenizer, in a fixed order; returns how many were new. Used for our own tokenizer and for pretrained
     ones (CodeT5), whose model embeddings must then be resized."""
-    from tokenizers import AddedToken
-
     names = sorted(set(languages))
     wanted = prefix_tokens(sorted(set(names) | set(tag_languages or ())))
     for name in names:
         wanted += [code_token(name, t) for t in get_language(name).structural_tokens()]
     wanted += list(SLOT_TOKENS)
-    vocab = tokenizer.get_vocab()
-    new = [AddedToken(t, single_word=False, lstrip=False, rstrip=False, normalized=False, special=False)
-           for t in wanted if t not in vocab]
-    if new:
-        tokenizer.add_tokens(new)
+    new = _add_plain_tokens(tokenizer, wanted)
     meta = getattr(tokenizer, "codegen_meta", None) or {}
     recorded = _recorded_languages(meta)
     recorded.update({name: get_language(name).structural_tokens() for name in names})
     meta["languages"] = dict(sorted(recorded.items()))
     tokenizer.codegen_meta = meta
+    return new
+
+
+def _add_plain_tokens(tokenizer, tokens: Sequence[str]) -> int:
+    """Add those of `tokens` the tokenizer lacks, in order, as matched-verbatim added tokens (not
+    normalised, no special-token handling); returns how many were new."""
+    from tokenizers import AddedToken
+
+    vocab = tokenizer.get_vocab()
+    new = [AddedToken(t, single_word=False, lstrip=False, rstrip=False, normalized=False, special=False)
+           for t in tokens if t not in vocab]
+    if new:
+        tokenizer.add_tokens(new)
     return len(new)
 
 
@@ -293,18 +300,12 @@ def context_budgets(tokenizer) -> dict[str, int]:
 def add_context_tokens(tokenizer, *, prompt_tokens: int, name_tokens: int, code_tokens: int) -> int:
     """Add `<ref>` and `<code>` (retrieval context) and record the budgets; returns how many tokens
     were new (the model's embeddings must then be resized)."""
-    from tokenizers import AddedToken
-
-    vocab = tokenizer.get_vocab()
-    new = [AddedToken(t, single_word=False, lstrip=False, rstrip=False, normalized=False, special=False)
-           for t in CONTEXT_TOKENS if t not in vocab]
-    if new:
-        tokenizer.add_tokens(new)
+    new = _add_plain_tokens(tokenizer, CONTEXT_TOKENS)
     meta = getattr(tokenizer, "codegen_meta", None) or {}
     meta["context"] = {"prompt_tokens": int(prompt_tokens), "name_tokens": int(name_tokens),
                        "code_tokens": int(code_tokens)}
     tokenizer.codegen_meta = meta
-    return len(new)
+    return new
 
 
 def _encode_with_context(tokenizer, prompts: Sequence[str], *, max_length: int | None = None,
