@@ -9,7 +9,8 @@ Sections (see configs/*.yaml):
   output_dir: runs/loda-tiny
   retrieval: {k: 2, ...}            # prompts carry the nearest training programs (codegen.retrieval)
   model:    {d_model, d_ff, num_layers, ..., position_bias_init: alibi|alibi-encoder|none,
-             pretrained: NAME, lora: {r, alpha, dropout, target_modules}}
+             pretrained: NAME, lora: {r, alpha, dropout, target_modules},
+             text_encoder: all-MiniLM-L6-v2 (a frozen pretrained encoder reads the prompt)}
   data:     {max_source_length, max_target_length, num_proc, curriculum, train_limit, eval_limit}
   training: {per_device_train_batch_size, learning_rate, max_steps, ..., torch_threads, group_by_length}
             (any Seq2SeqTrainingArguments field is accepted)
@@ -52,7 +53,7 @@ SCHEMA: dict[str, Any] = {
         "num_heads": (int,), "relative_attention_num_buckets": (int,), "relative_attention_max_distance": (int,),
         "dropout_rate": _NUM, "layer_norm_epsilon": _NUM, "initializer_factor": _NUM,
         "feed_forward_proj": (str,), "tie_word_embeddings": (bool,), "vocab_multiple": (int,),
-        "position_bias_init": (str,), "lora": (dict, type(None)),
+        "position_bias_init": (str,), "lora": (dict, type(None)), "text_encoder": (str, type(None)),
     },
     "data": {
         "max_source_length": (int,), "max_target_length": (int,), "num_proc": (int,),

@@ -449,6 +449,10 @@ def _tokenizer_fingerprint(tokenizer) -> str:
     reading = number_reading(tokenizer)
     if reading != "digits":  # prompts are marked differently; "digits" keeps the keys made before readings
         state += "\0number_reading=" + reading
+    from .text_encoder import text_encoder_name
+
+    if text_encoder_name(tokenizer):  # prompts are another tokenizer's ids
+        state += "\0text_encoder=" + text_encoder_name(tokenizer)
     return hashlib.sha1(state.encode()).hexdigest()[:16]
 
 

@@ -80,10 +80,25 @@ def build_model(model_config: Mapping[str, Any], tokenizer):
             decoder_start_token_id=tokenizer.pad_token_id, **kwargs)
         model = T5ForConditionalGeneration(config)
         init_position_bias(model, cfg.get("position_bias_init", "alibi"))
+    if cfg.get("text_encoder") and not _has_text_encoder(model):
+        from .text_encoder import attach_text_encoder
+
+        model = attach_text_encoder(model, cfg["text_encoder"])
+        weights = Path(str(pretrained), "model.safetensors") if pretrained else None
+        if weights is not None and weights.exists():  # a text-encoder checkpoint continued: its adapter too
+            from .text_encoder import load_adapter
+
+            load_adapter(model, weights, required=False)
     lora = cfg.get("lora")
     if lora:
         model = apply_lora(model, lora)
     return model
+
+
+def _has_text_encoder(model) -> bool:
+    from .text_encoder import TextEncoder
+
+    return isinstance(getattr(model, "encoder", None), TextEncoder)
 
 
 POSITION_BIAS_INITS = ("alibi", "alibi-encoder", "none")
@@ -205,6 +220,11 @@ def load_checkpoint(path: str | Path, *, device: str | None = None, dtype=None) 
     tokenizer = load_tokenizer(tokenizer_dir)
     kwargs = {"dtype": dtype} if dtype is not None else {}
     model = AutoModelForSeq2SeqLM.from_pretrained(str(path), **kwargs)
+    if meta.get("text_encoder"):  # its own encoder was replaced: the named one, and the saved adapter
+        from .text_encoder import attach_text_encoder, load_adapter
+
+        model = attach_text_encoder(model, meta["text_encoder"])
+        load_adapter(model, path / "model.safetensors")
     if device:
         model.to(device)
     model.eval()

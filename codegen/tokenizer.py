@@ -284,6 +284,11 @@ def encode_prompts(tokenizer, prompts: Sequence[str], **kwargs: Any):
     if uses_number_slots(tokenizer):
         reading = number_reading(tokenizer)
         prompts = [mark_prompt(prompt, reading) for prompt in prompts]
+    from .text_encoder import text_encoder_name, text_tokenizer
+
+    encoder = text_encoder_name(tokenizer)
+    if encoder:  # the prompt is read by a pretrained text encoder, in its own vocabulary
+        return text_tokenizer(encoder)(list(prompts), return_token_type_ids=False, **kwargs)
     return tokenizer(list(prompts), **kwargs)
 
 

@@ -241,14 +241,14 @@ def prepare_tokenizer(config: dict[str, Any]):
         if meta_file.exists():  # its codegen meta (number reading, ...) goes with it
             tokenizer.codegen_meta = json.loads(meta_file.read_text())
         add_language_tokens(tokenizer, [config["language"]])
-        return _with_context(_with_number_reading(tokenizer, config), config)
+        return _with_text_encoder(_with_context(_with_number_reading(tokenizer, config), config), config)
     path = resolve_path(spec, config.get("_source"))
     if not (path / "tokenizer_config.json").exists():
         raise ConfigError(f"{config['_source']}: field 'tokenizer': no tokenizer at {path} "
                           "(build one with `python -m codegen.tokenizer build --out DIR`)")
     tokenizer = load_tokenizer(path)
     add_language_tokens(tokenizer, [config["language"]])  # no-op when it already has them
-    return _with_context(_with_number_reading(tokenizer, config), config)
+    return _with_text_encoder(_with_context(_with_number_reading(tokenizer, config), config), config)
 
 
 def retrieval_spec(config: dict[str, Any]):
@@ -272,6 +272,18 @@ def _with_context(tokenizer, config: dict[str, Any]):
 
         add_context_tokens(tokenizer, prompt_tokens=spec.prompt_tokens, name_tokens=spec.name_tokens,
                            code_tokens=spec.code_tokens)
+    return tokenizer
+
+
+def _with_text_encoder(tokenizer, config: dict[str, Any]):
+    """With `model.text_encoder`: the tokenizer's codegen meta names it, so that its prompts (in
+    training and, saved with the model, in generation) are read by that encoder's tokenizer."""
+    name = (config.get("model") or {}).get("text_encoder")
+    if name is None:
+        return tokenizer
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{config.get('_source')}: field 'model.text_encoder': expected a name or folder, got {name!r}")
+    tokenizer.codegen_meta = {**(getattr(tokenizer, "codegen_meta", None) or {}), "text_encoder": name}
     return tokenizer
 
 
@@ -400,6 +412,8 @@ def run(config: dict[str, Any], *, corpus: str | None, output_dir: str, resume: 
         "leakage": getattr(dataset, "leakage_report", None),
         "number_reading": number_reading(tokenizer),
     }
+    if model_cfg.get("text_encoder"):
+        meta["text_encoder"] = model_cfg["text_encoder"]
     if data_source is not None:
         meta["data_file"] = data_source
     if retrieval_spec(config) is not None:
@@ -446,7 +460,10 @@ def run(config: dict[str, Any], *, corpus: str | None, output_dir: str, resume: 
     if trainer.is_world_process_zero():
         out = Path(output_dir)
         merged = merge_lora(trainer.model)
-        merged.save_pretrained(str(out), safe_serialization=True)
+        from .text_encoder import trainable_state_dict
+
+        # a frozen text encoder's weights are its package's, not the checkpoint's
+        merged.save_pretrained(str(out), safe_serialization=True, state_dict=trainable_state_dict(merged))
         from .tokenizer import save_tokenizer
 
         save_tokenizer(tokenizer, out)

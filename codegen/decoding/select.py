@@ -34,6 +34,11 @@ def ctranslate2_backend(checkpoint_dir: str | os.PathLike | None, tokenizer: Any
     """A CTranslate2Backend for the checkpoint directory, or BackendUnavailable saying why not."""
     if checkpoint_dir is None:
         raise BackendUnavailable("the checkpoint was given already loaded, not as a directory to convert")
+    from ..text_encoder import text_encoder_name
+
+    if text_encoder_name(tokenizer):  # CTranslate2 would convert the T5 encoder this model no longer uses
+        raise BackendUnavailable(f"its encoder is the pretrained text encoder {text_encoder_name(tokenizer)}, "
+                                 "which CTranslate2's T5 converter does not take")
     try:
         import ctranslate2
     except (ImportError, OSError) as error:
