@@ -218,8 +218,26 @@ def load_checkpoint(path: str | Path, *, device: str | None = None, dtype=None) 
     meta = read_meta(path)
     tokenizer_dir = path if (path / "tokenizer_config.json").exists() else path.parent
     tokenizer = load_tokenizer(tokenizer_dir)
+    # how prompts are read, as codegen.json records it: a Trainer's checkpoint-N/ saves its
+    # tokenizer without the codegen meta, and must read prompts as in training all the same
+    recorded = {key: meta[key] for key in ("number_reading", "text_encoder") if meta.get(key)}
+    tokenizer_meta = getattr(tokenizer, "codegen_meta", None) or {}
+    if any(key not in tokenizer_meta for key in recorded):
+        tokenizer.codegen_meta = {**recorded, **tokenizer_meta}
     kwargs = {"dtype": dtype} if dtype is not None else {}
-    model = AutoModelForSeq2SeqLM.from_pretrained(str(path), **kwargs)
+    if meta.get("text_encoder"):
+        # the file holds the adapter, not the T5 encoder it replaced: transformers would list the
+        # replaced encoder's weights as missing and the adapter's as unexpected, both as intended
+        from transformers.utils import logging as hf_logging
+
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()
+        try:
+            model = AutoModelForSeq2SeqLM.from_pretrained(str(path), **kwargs)
+        finally:
+            hf_logging.set_verbosity(verbosity)
+    else:
+        model = AutoModelForSeq2SeqLM.from_pretrained(str(path), **kwargs)
     if meta.get("text_encoder"):  # its own encoder was replaced: the named one, and the saved adapter
         from .text_encoder import attach_text_encoder, load_adapter
 

@@ -93,6 +93,13 @@ def test_train_save_load_generate_with_a_frozen_text_encoder(tmp_path, monkeypat
     assert set(batch) == {"input_ids", "attention_mask"}
     generated = checkpoint.model.generate(**batch, max_new_tokens=4)
     assert generated.shape[0] == 1
+    # a Trainer's checkpoint-N/ (its tokenizer saved without the codegen meta) reads prompts as training did
+    from codegen.text_encoder import text_encoder_name
+    from codegen.tokenizer import number_reading
+
+    mid_run = load_checkpoint(out / "checkpoint-4")
+    assert text_encoder_name(mid_run.tokenizer) == ENCODER and number_reading(mid_run.tokenizer) == "words"
+    assert encode_prompts(mid_run.tokenizer, [prompt])["input_ids"][0] == ids
     # CTranslate2 would convert the unused T5 encoder: refused, with the reason
     with pytest.raises(BackendUnavailable, match="text encoder"):
         ctranslate2_backend(out, checkpoint.tokenizer, None, fallback=None)
